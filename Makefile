@@ -1,0 +1,53 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is for developers.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint typecheck check bench schema migrate seed clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## run: migrate the embedded SQLite database, load demo data, serve API + PWA on :$(PORT)
+run: $(STAMP)
+	@mkdir -p var
+	$(BIN)/duo-abroad migrate
+	$(BIN)/duo-abroad seed-demo
+	$(BIN)/duo-abroad serve
+
+## test: the whole suite (set DATABASE_URL to run it on PostgreSQL)
+test: $(STAMP)
+	@bash scripts/test-prereqs.sh
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+## schema: re-export graphql/schema.graphql from the code
+schema: $(STAMP)
+	$(BIN)/duo-abroad export-schema
+
+bench: $(STAMP)
+	$(BIN)/python bench/dashboard.py
+
+migrate: $(STAMP)
+	$(BIN)/duo-abroad migrate
+
+seed: $(STAMP)
+	$(BIN)/duo-abroad seed-demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,76 @@
+"""The composition root: create_app(settings) wires everything, at call time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import CacheControlHeader, State
+from litestar.middleware import DefineMiddleware
+from litestar.static_files import create_static_files_router
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from api.database import create_engine, create_session_factory
+from api.gql_view import make_graphql_controller_class
+from api.http import EdgeMiddleware, exception_handlers, live, ready
+from api.logging import configure_logging
+from api.persisted import PersistedDocuments
+from api.schema import build_schema
+from api.settings import PROJECT_ROOT, Settings, load_settings
+
+PWA_DIR = PROJECT_ROOT / "pwa"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: async_sessionmaker[AsyncSession] | None = None,
+) -> Litestar:
+    """Build the ASGI app. Tests hand in their own session factory (bound to a transaction)."""
+    settings = settings or load_settings()
+    configure_logging(settings)
+    engine: AsyncEngine | None = None
+    if session_factory is None:
+        engine = create_engine(settings.database_url, echo=settings.sql_echo)
+        session_factory = create_session_factory(engine)
+
+    persisted = PersistedDocuments.load()
+    schema = build_schema(settings, persisted=persisted)
+    persisted.check_against(schema)
+    graphql_controller = make_graphql_controller_class(
+        schema=schema, settings=settings, persisted=persisted, session_factory=session_factory
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    pwa = create_static_files_router(
+        path="/",
+        directories=[PWA_DIR],
+        html_mode=True,
+        include_in_schema=False,
+        # Revalidate every time: file names are not content-hashed, the service worker
+        # provides the offline copy.
+        cache_control=CacheControlHeader(no_cache=True),
+    )
+    return Litestar(
+        route_handlers=[live, ready, graphql_controller, pwa],
+        middleware=[DefineMiddleware(EdgeMiddleware, settings=settings)],
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_gzip_fallback=True, minimum_size=512
+        ),
+        request_max_body_size=settings.max_request_bytes,
+        lifespan=[lifespan],
+        state=State({"settings": settings, "session_factory": session_factory}),
+        exception_handlers=exception_handlers(),
+        logging_config=None,
+        openapi_config=None,
+        debug=False,
+    )

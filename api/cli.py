@@ -1,0 +1,124 @@
+"""The `duo-abroad` command: serve, migrate, seed demo data, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    print(f"DUO Abroad on {settings.public_origin}  (database: {_redact(settings.database_url)})")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        proxy_headers=True,
+        server_header=False,
+        log_level="warning",
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from api.migrate import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}: {_redact(settings.database_url)}")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import Progress
+
+    from api.database import create_engine, create_session_factory
+    from records.demo import DEMO_CUSTOMER_NUMBER, DEMO_DATE_OF_BIRTH, seed_demo
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as db:
+                with Progress(transient=True, disable=args.persons < 5000) as progress:
+                    task = progress.add_task("creating demo persons", total=args.persons)
+                    return await seed_demo(
+                        db,
+                        persons=args.persons,
+                        seed=args.seed,
+                        on_progress=lambda n: progress.advance(task, n),
+                    )
+        finally:
+            await engine.dispose()
+
+    created = asyncio.run(run())
+    print(f"demo data: {created} new of {args.persons} persons (seed {args.seed})")
+    print(
+        f"demo user: customer number {DEMO_CUSTOMER_NUMBER}, "
+        f"date of birth {DEMO_DATE_OF_BIRTH.isoformat()}"
+    )
+    return 0
+
+
+def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from api.schema import schema_sdl
+
+    target = PROJECT_ROOT / "graphql" / "schema.graphql"
+    target.write_text(schema_sdl(), encoding="utf-8")
+    print(f"wrote {target.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    # Never print a database password.
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="duo-abroad", description="DUO Abroad: server and operator commands."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the API and the PWA")
+    serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(handler=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.set_defaults(handler=_migrate)
+
+    seed = sub.add_parser("seed-demo", help="create synthetic demo persons (idempotent)")
+    seed.add_argument("--persons", type=int, default=200, help="how many persons (default 200)")
+    seed.add_argument("--seed", type=int, default=20261128, help="random seed")
+    seed.set_defaults(handler=_seed_demo)
+
+    export = sub.add_parser("export-schema", help="write graphql/schema.graphql from the code")
+    export.set_defaults(handler=_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    handler: Command = args.handler
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

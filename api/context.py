@@ -1,0 +1,62 @@
+"""Per-request GraphQL context: one database session, its lock, and who is calling."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.litestar import BaseContext
+
+from api.errors import Unauthenticated
+from api.settings import Settings
+from auth.sessions import Principal
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class RequestContext(BaseContext, kw_only=True):
+    settings: Settings
+    db: AsyncSession
+    principal: Principal | None = None
+    session_token: str | None = None
+    # graphql-core resolves sibling fields concurrently, but one AsyncSession must never be
+    # used by two coroutines at once: every database call goes through this lock.
+    db_lock: asyncio.Lock
+
+    def person_id(self) -> uuid.UUID:
+        if self.principal is None:
+            raise Unauthenticated()
+        return self.principal.person_id
+
+    async def read(
+        self,
+        fn: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Run a service function that only reads."""
+        async with self.db_lock:
+            return await fn(self.db, *args, **kwargs)
+
+    async def write(
+        self,
+        fn: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Run a service function as one transaction: commit on success, roll back on error.
+
+        GraphQL answers 200 even when a resolver fails, so the commit decision is explicit here.
+        """
+        async with self.db_lock:
+            try:
+                result = await fn(self.db, *args, **kwargs)
+                await self.db.commit()
+            except BaseException:
+                await self.db.rollback()
+                raise
+            return result

@@ -1,0 +1,114 @@
+"""The /graphql endpoint: Strawberry's Litestar controller, persisted queries, JSON errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import structlog
+from cross_web import HTTPException as StrawberryHTTPException
+from litestar import Controller, Request, Response
+from litestar.enums import MediaType
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.http import GraphQLRequestData
+from strawberry.litestar import make_graphql_controller
+from strawberry.schema import BaseSchema
+
+from api.context import RequestContext
+from api.persisted import PersistedDocuments, PersistedQueryError
+from api.settings import Settings
+from auth import sessions
+from auth.cookies import session_cookie_name
+
+log = structlog.get_logger("api.graphql")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The GraphQL-over-HTTP error shape, also for errors before execution."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def make_context_getter(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> Callable[[Request[Any, Any, Any]], AsyncIterator[RequestContext]]:
+    cookie_name = session_cookie_name(settings)
+
+    async def get_context(request: Request[Any, Any, Any]) -> AsyncIterator[RequestContext]:
+        async with session_factory() as db:
+            token = request.cookies.get(cookie_name) or None
+            principal = None
+            if token:
+                lookup = await sessions.resolve_session(
+                    db, token=token, idle_timeout=settings.session_idle_timeout
+                )
+                principal = lookup.principal
+                if lookup.wrote:
+                    await db.commit()
+            yield RequestContext(
+                settings=settings,
+                db=db,
+                principal=principal,
+                session_token=token if principal else None,
+                db_lock=asyncio.Lock(),
+            )
+
+    return get_context
+
+
+def make_graphql_controller_class(
+    *,
+    schema: BaseSchema,
+    settings: Settings,
+    persisted: PersistedDocuments,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> type[Controller]:
+    base = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if settings.allow_adhoc_queries else None,
+        allow_queries_via_get=True,
+        context_getter=make_context_getter(settings, session_factory),
+        subscription_protocols=(),
+        # Multipart would let a cross-site <form> POST run a mutation (no preflight).
+        multipart_uploads_enabled=False,
+    )
+
+    class GraphQLController(base):  # type: ignore[valid-type,misc]
+        async def parse_http_body(self, request: Any) -> GraphQLRequestData:
+            data: GraphQLRequestData | list[GraphQLRequestData] = await super().parse_http_body(
+                request
+            )
+            if isinstance(data, list):  # batching is off; Strawberry refuses first
+                raise StrawberryHTTPException(400, "Batching is not enabled")
+            try:
+                data.query = persisted.resolve(
+                    query=data.query,
+                    extensions=data.extensions,
+                    allow_adhoc=settings.allow_adhoc_queries,
+                )
+            except PersistedQueryError as exc:
+                log.info("graphql.persisted_query_refused", code=exc.code)
+                raise _CodedHTTPException(400, exc.message, exc.code) from exc
+            return data
+
+        async def execute_request(
+            self, request: Request[Any, Any, Any], context: Any, root_value: Any
+        ) -> Response[Any]:
+            try:
+                return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
+            except StrawberryHTTPException as exc:
+                code = exc.code if isinstance(exc, _CodedHTTPException) else "BAD_REQUEST"
+                return Response(
+                    error_body(code, exc.reason),
+                    status_code=exc.status_code,
+                    media_type=MediaType.JSON,
+                )
+
+    return GraphQLController
+
+
+class _CodedHTTPException(StrawberryHTTPException):
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code

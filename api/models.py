@@ -1,0 +1,8 @@
+"""Imports every feature's models so that Base.metadata is complete (alembic, tests)."""
+
+from api.database import Base
+from auth import models as auth_models
+from notifications import models as notification_models
+from records import models as record_models
+
+__all__ = ["Base", "auth_models", "notification_models", "record_models"]

@@ -1,0 +1,192 @@
+"""The GraphQL schema, assembled from the feature packages' types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext, Info
+
+from api.context import RequestContext
+from api.gql_errors import DomainErrors, log_errors
+from api.ids import parse_uuid
+from api.pagination import Page
+from api.persisted import PersistedDocuments
+from api.settings import Settings
+from auth.schema import AuthMutation
+from graphql import GraphQLError
+from notifications import service as inbox
+from notifications.schema import InboxMessage
+from records import service as records
+from records.schema import (
+    Deadline,
+    Diploma,
+    Enrolment,
+    Person,
+    PreferencesInput,
+    StudyFinance,
+)
+
+T = TypeVar("T")
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    nodes: list[T]
+    page_info: PageInfo
+
+
+def _connection(page: Page[object], convert: Callable[[object], T]) -> Connection[T]:
+    return Connection(
+        nodes=[convert(item) for item in page.items],
+        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+    )
+
+
+@strawberry.type(description="The signed-in person and everything DUO holds about them.")
+class Viewer:
+    @strawberry.field
+    async def person(self, info: Ctx) -> Person:
+        ctx = info.context
+        return Person.from_model(await ctx.read(records.get_person, ctx.person_id()))
+
+    @strawberry.field(description="Education history, most recent first.")
+    async def enrolments(self, info: Ctx) -> list[Enrolment]:
+        ctx = info.context
+        rows = await ctx.read(records.list_enrolments, ctx.person_id())
+        return [Enrolment.from_model(r) for r in rows]
+
+    @strawberry.field(description="Diplomas with their grades, most recent first.")
+    async def diplomas(self, info: Ctx) -> list[Diploma]:
+        ctx = info.context
+        rows = await ctx.read(records.list_diplomas, ctx.person_id())
+        return [Diploma.from_model(r) for r in rows]
+
+    @strawberry.field(description="One of the viewer's own diplomas; others' ids are not found.")
+    async def diploma(self, info: Ctx, id: strawberry.ID) -> Diploma:
+        ctx = info.context
+        row = await ctx.read(records.get_diploma, ctx.person_id(), parse_uuid(id))
+        return Diploma.from_model(row)
+
+    @strawberry.field
+    async def study_finance(self, info: Ctx) -> StudyFinance | None:
+        ctx = info.context
+        row = await ctx.read(records.get_study_finance, ctx.person_id())
+        return StudyFinance.from_model(row) if row else None
+
+    @strawberry.field(description="Open deadlines, soonest first.")
+    async def deadlines(
+        self,
+        info: Ctx,
+        first: int = 20,
+        after: str | None = None,
+        include_completed: bool = False,
+    ) -> Connection[Deadline]:
+        ctx = info.context
+        page = await ctx.read(
+            records.list_deadlines,
+            ctx.person_id(),
+            first=first,
+            after=after,
+            include_completed=include_completed,
+        )
+        return _connection(page, Deadline.from_model)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Inbox messages, newest first.")
+    async def inbox(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> Connection[InboxMessage]:
+        ctx = info.context
+        page = await ctx.read(inbox.list_messages, ctx.person_id(), first=first, after=after)
+        return _connection(page, InboxMessage.from_model)  # type: ignore[arg-type]
+
+    @strawberry.field
+    async def unread_messages(self, info: Ctx) -> int:
+        ctx = info.context
+        return await ctx.read(inbox.count_unread, ctx.person_id())
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in person; UNAUTHENTICATED without a session.")
+    def viewer(self, info: Ctx) -> Viewer:
+        info.context.person_id()
+        return Viewer()
+
+
+@strawberry.type
+class RecordsMutation:
+    @strawberry.mutation(description="Change language and time zone (used for reminders).")
+    async def update_preferences(self, info: Ctx, input: PreferencesInput) -> Person:
+        ctx = info.context
+        person = await ctx.write(
+            records.update_preferences,
+            ctx.person_id(),
+            preferred_language=input.preferred_language,
+            time_zone=input.time_zone,
+        )
+        return Person.from_model(person)
+
+    @strawberry.mutation
+    async def mark_message_read(self, info: Ctx, id: strawberry.ID) -> InboxMessage:
+        ctx = info.context
+        message = await ctx.write(inbox.mark_read, ctx.person_id(), parse_uuid(id))
+        return InboxMessage.from_model(message)
+
+
+Mutation = merge_types("Mutation", (RecordsMutation, AuthMutation))
+
+
+class DuoSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry logs every error with a traceback; expected ones are not incidents.
+        log_errors(errors)
+
+
+def build_schema(
+    settings: Settings, *, persisted: PersistedDocuments | None = None
+) -> strawberry.Schema:
+    """Build the schema with its limits; nothing here runs at import time."""
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        DomainErrors,
+    ]
+    if persisted is not None:
+        extensions.append(persisted.extension)
+    if not settings.allow_adhoc_queries:
+        extensions.append(DisableIntrospection)
+    return DuoSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL as exported to graphql/schema.graphql (independent of runtime limits)."""
+    return build_schema(Settings()).as_str() + "\n"
+
+
+__all__: Sequence[str] = ("build_schema", "schema_sdl")

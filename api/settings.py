@@ -1,0 +1,136 @@
+"""Runtime settings: one frozen object, read from the environment by one function."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+Environment = Literal["development", "test", "production"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'duo-abroad.sqlite3'}"
+# Anyone can read this value in the repository: it is only acceptable where no real data lives.
+INSECURE_DEV_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a runnable configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the app reads from its environment; built once, passed to create_app."""
+
+    environment: Environment = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    # Public origin the browser sees; WebAuthn's RP ID and origin checks derive from it,
+    # never from request headers (a proxy or attacker controls those).
+    public_origin: str = "http://localhost:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = field(default=INSECURE_DEV_SECRET, repr=False)
+    redis_url: str | None = None
+    session_idle_timeout: timedelta = timedelta(minutes=30)
+    session_absolute_timeout: timedelta = timedelta(hours=12)
+    max_request_bytes: int = 1_000_000
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 15
+    graphql_max_tokens: int = 2_000
+    # Ad-hoc GraphQL documents (not in graphql/operations/) are refused unless this is set;
+    # development turns it on so the IDE and introspection work.
+    allow_adhoc_queries: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True
+    sql_echo: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def rp_id(self) -> str:
+        host = urlsplit(self.public_origin).hostname
+        if not host:
+            raise SettingsError(f"PUBLIC_ORIGIN has no host: {self.public_origin!r}")
+        return host
+
+    @property
+    def secure_cookies(self) -> bool:
+        # Browsers treat http://localhost as a secure context but do not send Secure cookies
+        # over plain http, so Secure is required everywhere except a local http origin.
+        return urlsplit(self.public_origin).scheme == "https"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from environment variables (see the README's table)."""
+    env = os.environ if environ is None else environ
+    environment = env.get("DUO_ENV", "development")
+    if environment not in ("development", "test", "production"):
+        raise SettingsError(f"DUO_ENV must be development, test or production, got {environment!r}")
+    dev = environment == "development"
+    port = _int("PORT", env.get("PORT", "8000"))
+    settings = Settings(
+        environment=environment,  # type: ignore[arg-type]
+        database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        public_origin=env.get("PUBLIC_ORIGIN", f"http://localhost:{port}").rstrip("/"),
+        host=env.get("HOST", "127.0.0.1"),
+        port=port,
+        secret_key=env.get("SECRET_KEY", INSECURE_DEV_SECRET),
+        redis_url=env.get("REDIS_URL") or None,
+        session_idle_timeout=timedelta(
+            minutes=_int("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES", "30"))
+        ),
+        session_absolute_timeout=timedelta(
+            hours=_int("SESSION_ABSOLUTE_HOURS", env.get("SESSION_ABSOLUTE_HOURS", "12"))
+        ),
+        max_request_bytes=_int("MAX_REQUEST_BYTES", env.get("MAX_REQUEST_BYTES", "1000000")),
+        allow_adhoc_queries=_flag(env.get("GRAPHQL_ADHOC", "1" if dev else "0")),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        log_json=_flag(env.get("LOG_JSON", "0" if dev else "1")),
+        sql_echo=_flag(env.get("SQL_ECHO", "0")),
+    )
+    validate_settings(settings)
+    return settings
+
+
+def validate_settings(settings: Settings) -> None:
+    """Refuse configurations that would be unsafe or cannot work."""
+    settings.rp_id  # noqa: B018 - raises on an origin without a host
+    if settings.is_production:
+        problems = []
+        if settings.secret_key == INSECURE_DEV_SECRET or len(settings.secret_key) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if not settings.public_origin.startswith("https://"):
+            problems.append("PUBLIC_ORIGIN must be an https:// origin")
+        if settings.allow_adhoc_queries:
+            problems.append("GRAPHQL_ADHOC must be off: production serves only persisted queries")
+        if problems:
+            raise SettingsError("refusing to start in production: " + "; ".join(problems))

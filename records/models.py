@@ -1,0 +1,168 @@
+"""DUO's records of a person: identity, education history, diplomas, study finance, deadlines."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.database import Base, UTCDateTime, new_id, utcnow
+
+
+class EducationLevel(enum.StrEnum):
+    VO = "vo"  # secondary education
+    MBO = "mbo"  # secondary vocational
+    HBO = "hbo"  # universities of applied sciences
+    WO = "wo"  # research universities
+
+
+class EnrolmentStatus(enum.StrEnum):
+    ENROLLED = "enrolled"
+    COMPLETED = "completed"
+    DISCONTINUED = "discontinued"
+
+
+class RepaymentScheme(enum.StrEnum):
+    # Dutch repayment regimes, named by their repayment term in years.
+    SF15 = "sf15"
+    SF35 = "sf35"
+    NONE = "none"
+
+
+class DeadlineKind(enum.StrEnum):
+    PAYMENT = "payment"
+    INCOME_STATEMENT = "income_statement"
+    APPLICATION = "application"
+    DOCUMENT = "document"
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK: portable and readable in SQL, no PG enum migrations.
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Person(Base):
+    __tablename__ = "persons"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # DUO's own customer number (klantnummer); what staff quote and what activation binds to.
+    customer_number: Mapped[str] = mapped_column(String(16), unique=True)
+    given_names: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    country_of_residence: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    preferred_language: Mapped[str] = mapped_column(String(2), default="en")
+    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enrolments: Mapped[list[Enrolment]] = relationship(
+        back_populates="person", order_by="Enrolment.start_date", passive_deletes=True
+    )
+    diplomas: Mapped[list[Diploma]] = relationship(
+        back_populates="person", order_by="Diploma.awarded_on", passive_deletes=True
+    )
+
+
+class Enrolment(Base):
+    """One line of education history."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (Index("ix_enrolments_person_start", "person_id", "start_date"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    institution: Mapped[str] = mapped_column(String(200))
+    programme: Mapped[str] = mapped_column(String(200))
+    level: Mapped[EducationLevel] = mapped_column(_enum(EducationLevel, "education_level"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[EnrolmentStatus] = mapped_column(_enum(EnrolmentStatus, "enrolment_status"))
+
+    person: Mapped[Person] = relationship(back_populates="enrolments")
+
+
+class Diploma(Base):
+    __tablename__ = "diplomas"
+    __table_args__ = (Index("ix_diplomas_person_awarded", "person_id", "awarded_on"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    institution: Mapped[str] = mapped_column(String(200))
+    programme: Mapped[str] = mapped_column(String(200))
+    # CROHO/CREBO programme code as registered with DUO, where the level has one.
+    programme_code: Mapped[str | None] = mapped_column(String(16))
+    level: Mapped[EducationLevel] = mapped_column(_enum(EducationLevel, "diploma_level"))
+    awarded_on: Mapped[date] = mapped_column(Date)
+
+    person: Mapped[Person] = relationship(back_populates="diplomas")
+    results: Mapped[list[DiplomaResult]] = relationship(
+        back_populates="diploma", order_by="DiplomaResult.position", passive_deletes=True
+    )
+
+
+class DiplomaResult(Base):
+    """A grade or result for one subject or course of a diploma."""
+
+    __tablename__ = "diploma_results"
+    __table_args__ = (Index("ix_diploma_results_diploma", "diploma_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    diploma_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("diplomas.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    subject: Mapped[str] = mapped_column(String(200))
+    # Dutch grades are 1-10 with one decimal, or words (voldoende/goed); kept as printed.
+    grade: Mapped[str] = mapped_column(String(32))
+    credits: Mapped[int | None] = mapped_column(SmallInteger)  # ECTS, for hbo/wo courses
+
+    diploma: Mapped[Diploma] = relationship(back_populates="results")
+
+
+class StudyFinance(Base):
+    __tablename__ = "study_finance"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Money in euro cents: exact, no float rounding.
+    debt_cents: Mapped[int] = mapped_column(BigInteger)
+    repayment_scheme: Mapped[RepaymentScheme] = mapped_column(
+        _enum(RepaymentScheme, "repayment_scheme")
+    )
+    monthly_amount_cents: Mapped[int] = mapped_column(Integer)
+    interest_rate_basis_points: Mapped[int] = mapped_column(SmallInteger)
+    next_due_date: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Deadline(Base):
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_person_due", "person_id", "due_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
+    # An instant: "31 December, end of day in the Netherlands" is stored as its UTC moment.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    description: Mapped[str] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
