@@ -68,11 +68,14 @@ def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from api.persisted import OPERATIONS_MODULE, operations_module
     from api.schema import schema_sdl
 
     target = PROJECT_ROOT / "graphql" / "schema.graphql"
     target.write_text(schema_sdl(), encoding="utf-8")
-    print(f"wrote {target.relative_to(PROJECT_ROOT)}")
+    OPERATIONS_MODULE.write_text(operations_module(), encoding="utf-8")
+    for path in (target, OPERATIONS_MODULE):
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 
 
@@ -104,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=20261128, help="random seed")
     seed.set_defaults(handler=_seed_demo)
 
-    export = sub.add_parser("export-schema", help="write graphql/schema.graphql from the code")
+    export = sub.add_parser(
+        "export-schema",
+        help="write graphql/schema.graphql and the PWA's persisted-query hashes from the code",
+    )
     export.set_defaults(handler=_export_schema)
     return parser
 
