@@ -38,7 +38,7 @@ def create_app(
 
     persisted = PersistedDocuments.load()
     schema = build_schema(settings, persisted=persisted)
-    persisted.check_against(schema)
+    persisted.check_against(schema, settings)
     graphql_controller = make_graphql_controller_class(
         schema=schema, settings=settings, persisted=persisted, session_factory=session_factory
     )

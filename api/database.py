@@ -69,12 +69,19 @@ def new_id() -> uuid.UUID:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # SQLite enforces foreign keys only per connection; WAL lets readers run beside a writer.
+    # isolation_level=None stops the driver from issuing its own (late) BEGIN, so that
+    # SQLAlchemy's BEGIN below and SAVEPOINTs behave as on PostgreSQL.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -85,6 +92,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(database_url, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         database_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True

@@ -75,6 +75,9 @@ def make_graphql_controller_class(
     )
 
     class GraphQLController(base):  # type: ignore[valid-type,misc]
+        # No subscriptions: drop Strawberry's WebSocket route (its context would be a Request).
+        websocket_endpoint = None
+
         async def parse_http_body(self, request: Any) -> GraphQLRequestData:
             data: GraphQLRequestData | list[GraphQLRequestData] = await super().parse_http_body(
                 request

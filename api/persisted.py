@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphql.validation import specified_rules
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema import BaseSchema
 
-from api.settings import PROJECT_ROOT
+from api.settings import PROJECT_ROOT, Settings
 from graphql import DocumentNode, GraphQLError, parse, validate
 
 OPERATIONS_DIR = PROJECT_ROOT / "graphql" / "operations"
@@ -62,12 +63,20 @@ class PersistedDocuments:
             )
         return cls(documents)
 
-    def check_against(self, schema: BaseSchema) -> None:
-        """Fail startup if an allowlisted document does not validate (with all limits)."""
+    def check_against(self, schema: BaseSchema, settings: Settings) -> None:
+        """Fail startup if an allowlisted document does not validate, limits included.
+
+        Requests for these documents skip validation, so this is where they meet the rules.
+        """
+        rules = [
+            *specified_rules,
+            *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+        ]
         problems: list[str] = []
         for doc in self.by_hash.values():
             errors: list[GraphQLError] = list(
-                validate(schema._schema, doc.document, specified_rules)  # type: ignore[attr-defined]
+                validate(schema._schema, doc.document, rules)  # type: ignore[attr-defined]
             )
             problems.extend(f"{doc.name}: {e.message}" for e in errors)
         if problems:

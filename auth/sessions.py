@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
@@ -96,9 +96,8 @@ async def resolve_session(
         return SessionLookup(principal=None, wrote=True)
     wrote = False
     if now - session.last_seen_at >= TOUCH_INTERVAL:
-        await db.execute(
-            update(WebSession).where(WebSession.id == session.id).values(last_seen_at=now)
-        )
+        session.last_seen_at = now
+        await db.flush()
         wrote = True
     principal = Principal(person_id=session.person_id, session_id=session.id)
     return SessionLookup(principal=principal, wrote=wrote)

@@ -1,0 +1,192 @@
+"""The HTTP edge: health, headers, compression, request ids, CSRF and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.app import create_app
+from api.settings import Settings
+from records.models import Person
+from tests.support import asgi_client, sign_in
+
+MUTATION = 'mutation { updatePreferences(input: {preferredLanguage: "nl"}) { id } }'
+
+
+async def test_health_endpoints(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
+
+
+async def test_ready_reports_503_when_the_database_is_unreachable(database_url: str) -> None:
+    from api.database import create_engine, create_session_factory
+
+    broken = create_engine("postgresql+asyncpg://nobody@127.0.0.1:9/unreachable")
+    app = create_app(Settings(environment="test"), session_factory=create_session_factory(broken))
+    async with asgi_client(app, "http://t.local") as client:
+        response = await client.get("/health/ready")
+    await broken.dispose()
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+async def test_security_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    # http://localhost development origin: no HSTS (it would pin localhost to https).
+    assert "strict-transport-security" not in response.headers
+
+
+async def test_hsts_on_https_origins(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = Settings(environment="test", public_origin="https://abroad.duo.example")
+    app = create_app(settings, session_factory=session_factory)
+    async with asgi_client(app, "https://t.local") as client:
+        response = await client.get("/health/live")
+    assert "max-age=" in response.headers["strict-transport-security"]
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    given = await client.get("/health/live", headers={"x-request-id": "abc12345-trace"})
+    assert given.headers["x-request-id"] == "abc12345-trace"
+    hostile = await client.get("/health/live", headers={"x-request-id": "bad\nid"})
+    assert hostile.headers["x-request-id"] != "bad\nid"
+    assert len(hostile.headers["x-request-id"]) == 32
+
+
+async def test_responses_are_compressed(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory()
+    await sign_in(client, db, me.person["id"])
+    query = "{ viewer { diplomas { results { subject grade } } enrolments { programme } } }"
+    response = await client.post(
+        "/graphql", json={"query": query}, headers={"accept-encoding": "br"}
+    )
+    assert response.headers["content-encoding"] == "br"
+    gzip = await client.post("/graphql", json={"query": query}, headers={"accept-encoding": "gzip"})
+    assert gzip.headers["content-encoding"] == "gzip"
+    assert gzip.json()["data"]["viewer"]["diplomas"]
+
+
+async def _language(db: AsyncSession, person_id: Any) -> str:
+    db.expire_all()
+    return (await db.scalars(select(Person.preferred_language).where(Person.id == person_id))).one()
+
+
+async def test_cross_site_post_cannot_run_a_mutation(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory(preferred_language="en")
+    await sign_in(client, db, me.person["id"])
+    for headers in (
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "https://evil.example"},
+        {"sec-fetch-site": "same-site", "origin": "https://sub.localhost:8000"},
+    ):
+        response = await client.post("/graphql", json={"query": MUTATION}, headers=headers)
+        assert response.status_code == 403, headers
+        assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert await _language(db, me.person["id"]) == "en"
+
+
+async def test_form_and_text_posts_are_refused(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    """The content types a cross-site <form> can send never reach the executor."""
+    me = await person_factory(preferred_language="en")
+    await sign_in(client, db, me.person["id"])
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        response = await client.post(
+            "/graphql",
+            content=f'{{"query": "{MUTATION.replace(chr(34), chr(92) + chr(34))}"}}',
+            headers={"content-type": content_type},
+        )
+        assert response.status_code == 400, content_type
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert await _language(db, me.person["id"]) == "en"
+
+
+async def test_mutations_over_get_are_refused(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory(preferred_language="en")
+    await sign_in(client, db, me.person["id"])
+    response = await client.get(
+        "/graphql", params={"query": MUTATION}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 400
+    assert await _language(db, me.person["id"]) == "en"
+
+
+async def test_same_origin_mutation_works(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory(preferred_language="en")
+    await sign_in(client, db, me.person["id"])
+    response = await client.post(
+        "/graphql",
+        json={"query": MUTATION},
+        headers={"origin": "http://localhost:8000", "sec-fetch-site": "same-origin"},
+    )
+    assert response.status_code == 200
+    assert "errors" not in response.json()
+    assert await _language(db, me.person["id"]) == "nl"
+
+
+async def test_malformed_json_is_a_clear_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["errors"][0]["message"]
+
+
+async def test_wrong_json_shapes_are_400(client: httpx.AsyncClient) -> None:
+    for body in ({"query": 5}, {"query": "{ __typename }", "variables": [1]}, [{"query": "{a}"}]):
+        response = await client.post("/graphql", json=body)
+        assert response.status_code == 400, body
+
+
+async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "' + b" " * 1_100_000 + b'{ __typename }"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_unknown_path_is_json_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_unexpected_errors_are_masked(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any, monkeypatch: Any
+) -> None:
+    """A bug inside a resolver is logged in full but the client only sees a generic message."""
+    import records.service
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("secret internal detail: password=hunter2")
+
+    me = await person_factory()
+    await sign_in(client, db, me.person["id"])
+    monkeypatch.setattr(records.service, "list_enrolments", broken)
+    response = await client.post("/graphql", json={"query": "{ viewer { enrolments { id } } }"})
+    body = response.json()
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "hunter2" not in response.text
