@@ -20,6 +20,11 @@ run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/duo-abroad migrate
 	$(BIN)/duo-abroad seed-demo
+	@echo
+	@echo "Demo sign-in: open http://localhost:$(PORT)/ (localhost, not 127.0.0.1), choose"
+	@echo "'Activate your account' and enter the code below with date of birth 1994-03-15."
+	@LOG_LEVEL=WARNING $(BIN)/duo-abroad activation issue --customer DA0000001 --issued-by make-run
+	@echo
 	$(BIN)/duo-abroad serve
 
 ## test: the whole suite (set DATABASE_URL to run it on PostgreSQL)

@@ -10,6 +10,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.database import create_engine, create_session_factory
@@ -19,6 +20,8 @@ from api.logging import configure_logging
 from api.persisted import PersistedDocuments
 from api.schema import build_schema
 from api.settings import PROJECT_ROOT, Settings, load_settings
+from auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from auth.routes import AuthController
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -27,6 +30,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     session_factory: async_sessionmaker[AsyncSession] | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> Litestar:
     """Build the ASGI app. Tests hand in their own session factory (bound to a transaction)."""
     settings = settings or load_settings()
@@ -35,6 +39,13 @@ def create_app(
     if session_factory is None:
         engine = create_engine(settings.database_url, echo=settings.sql_echo)
         session_factory = create_session_factory(engine)
+    redis: Redis | None = None
+    if rate_limiter is None:
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url)
+            rate_limiter = RedisRateLimiter(redis)
+        else:
+            rate_limiter = MemoryRateLimiter()
 
     persisted = PersistedDocuments.load()
     schema = build_schema(settings, persisted=persisted)
@@ -50,6 +61,8 @@ def create_app(
         finally:
             if engine is not None:
                 await engine.dispose()
+            if redis is not None:
+                await redis.aclose()
 
     pwa = create_static_files_router(
         path="/",
@@ -61,14 +74,20 @@ def create_app(
         cache_control=CacheControlHeader(no_cache=True),
     )
     return Litestar(
-        route_handlers=[live, ready, graphql_controller, pwa],
+        route_handlers=[live, ready, graphql_controller, AuthController, pwa],
         middleware=[DefineMiddleware(EdgeMiddleware, settings=settings)],
         compression_config=CompressionConfig(
             backend="brotli", brotli_gzip_fallback=True, minimum_size=512
         ),
         request_max_body_size=settings.max_request_bytes,
         lifespan=[lifespan],
-        state=State({"settings": settings, "session_factory": session_factory}),
+        state=State(
+            {
+                "settings": settings,
+                "session_factory": session_factory,
+                "rate_limiter": rate_limiter,
+            }
+        ),
         exception_handlers=exception_handlers(),
         logging_config=None,
         openapi_config=None,

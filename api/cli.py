@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from datetime import timedelta
 from collections.abc import Callable, Sequence
 
 from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
@@ -79,6 +81,41 @@ def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _activation_issue(args: argparse.Namespace, settings: Settings) -> int:
+    from api.database import create_engine, create_session_factory
+    from api.errors import NotFound
+    from auth.activation import issue_code
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as db:
+                try:
+                    issued = await issue_code(
+                        db,
+                        secret_key=settings.secret_key,
+                        customer_number=args.customer,
+                        issued_by=f"staff:{args.issued_by}",
+                        validity=timedelta(days=args.valid_days),
+                    )
+                except NotFound:
+                    print(f"no person with customer number {args.customer}", file=sys.stderr)
+                    return 1
+                await db.commit()
+        finally:
+            await engine.dispose()
+        person = issued.person
+        print(f"activation code for {person.given_names} {person.family_name} ({args.customer}):")
+        print(f"\n    {issued.code}\n")
+        print(
+            f"valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC, single use; "
+            "earlier unused codes for this person no longer work."
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
 def _redact(url: str) -> str:
     # Never print a database password.
     from sqlalchemy import make_url
@@ -107,6 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=20261128, help="random seed")
     seed.set_defaults(handler=_seed_demo)
 
+    activation = sub.add_parser("activation", help="activation codes (DUO staff)")
+    activation_sub = activation.add_subparsers(dest="action", required=True, metavar="ACTION")
+    issue = activation_sub.add_parser(
+        "issue", help="issue a one-time activation code for a person (after an identity check)"
+    )
+    issue.add_argument("--customer", required=True, help="the person's DUO customer number")
+    issue.add_argument("--valid-days", type=int, default=30, help="validity in days (default 30)")
+    issue.add_argument(
+        "--issued-by", default=os.environ.get("USER", "cli"), help="staff member (audit log)"
+    )
+    issue.set_defaults(handler=_activation_issue)
+
     export = sub.add_parser(
         "export-schema",
         help="write graphql/schema.graphql and the PWA's persisted-query hashes from the code",
@@ -122,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    from api.logging import configure_logging
+
+    configure_logging(settings)  # logs to stderr: stdout stays for what the command prints
     handler: Command = args.handler
     return handler(args, settings)
 

@@ -12,6 +12,7 @@ from strawberry.litestar import BaseContext
 
 from api.errors import Unauthenticated
 from api.settings import Settings
+from auth.audit import RequestMeta
 from auth.sessions import Principal
 
 P = ParamSpec("P")
@@ -26,6 +27,16 @@ class RequestContext(BaseContext, kw_only=True):
     # graphql-core resolves sibling fields concurrently, but one AsyncSession must never be
     # used by two coroutines at once: every database call goes through this lock.
     db_lock: asyncio.Lock
+
+    def meta(self) -> RequestMeta:
+        """Where this request came from, for the audit trail."""
+        request = self.request
+        if request is None:
+            return RequestMeta()
+        return RequestMeta(
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
 
     def person_id(self) -> uuid.UUID:
         if self.principal is None:

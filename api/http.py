@@ -12,7 +12,7 @@ import structlog
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.enums import MediaType, ScopeType
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import (
     ASGIApp,
     ExceptionHandlersMap,
@@ -26,7 +26,9 @@ from litestar.types import (
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthenticated
 from api.settings import Settings
+from auth.errors import AuthError
 
 log = structlog.get_logger("api.http")
 
@@ -158,13 +160,22 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send(body_event)
 
 
-def _error_response(status: int, code: str, message: str) -> Response[Any]:
+def _error_response(
+    status: int, code: str, message: str, *, field: str | None = None
+) -> Response[Any]:
+    extensions = {"code": code, **({"field": field} if field else {})}
     return Response(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        {"errors": [{"message": message, "extensions": extensions}]},
         status_code=status,
         media_type=MediaType.JSON,
     )
 
+
+_DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+}
 
 _CODES = {
     400: "BAD_REQUEST",
@@ -183,9 +194,33 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     if status >= 500:
         log.error("http.error", status=status, path=request.url.path, exc_info=exc)
         return _error_response(status, "INTERNAL_SERVER_ERROR", "Unexpected error.")
-    response = _error_response(status, _CODES.get(status, "BAD_REQUEST"), exc.detail)
+    message = exc.detail
+    field = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+        # Litestar's body validation: name the first offending field, like GraphQL errors do.
+        first = exc.extra[0]
+        if isinstance(first, dict):
+            field = first.get("key")
+            message = str(first.get("message") or message)
+    response = _error_response(status, _CODES.get(status, "BAD_REQUEST"), message, field=field)
     if exc.headers:
         response.headers.update(exc.headers)
+    return response
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    """Domain errors outside GraphQL (REST ceremonies): the same codes, an HTTP status."""
+    headers = {}
+    if isinstance(exc, AuthError):
+        status = exc.status
+    elif isinstance(exc, RateLimited):
+        status = 429
+        headers["retry-after"] = str(exc.retry_after_seconds)
+        log.warning("http.rate_limited", path=request.url.path)
+    else:
+        status = _DOMAIN_STATUS.get(type(exc), 400)
+    response = _error_response(status, exc.code, exc.message, field=exc.field)
+    response.headers.update(headers)
     return response
 
 
@@ -196,7 +231,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 
 
 def exception_handlers() -> ExceptionHandlersMap:
-    return {HTTPException: _http_exception, Exception: _unexpected}
+    return {DomainError: _domain_error, HTTPException: _http_exception, Exception: _unexpected}
 
 
 @get("/health/live", include_in_schema=False, cache=False)

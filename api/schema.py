@@ -23,7 +23,7 @@ from api.ids import parse_uuid
 from api.pagination import Page
 from api.persisted import PersistedDocuments
 from api.settings import Settings
-from auth.schema import AuthMutation
+from auth.schema import AccountFields, AuthMutation
 from graphql import GraphQLError
 from notifications import service as inbox
 from notifications.schema import InboxMessage
@@ -61,7 +61,7 @@ def _connection(page: Page[object], convert: Callable[[object], T]) -> Connectio
 
 
 @strawberry.type(description="The signed-in person and everything DUO holds about them.")
-class Viewer:
+class Viewer(AccountFields):
     @strawberry.field
     async def person(self, info: Ctx) -> Person:
         ctx = info.context

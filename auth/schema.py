@@ -1,19 +1,149 @@
-"""GraphQL mutations for the signed-in session (passkey ceremonies are REST, see routes)."""
+"""GraphQL for the signed-in account: passkeys, sessions, recovery key, security events.
+
+The ceremonies themselves are REST (auth/routes.py): they speak WebAuthn's JSON.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import segno
 import strawberry
 from strawberry.types import Info
 
 from api.context import RequestContext
-from auth import sessions
+from api.ids import parse_uuid
+from api.pagination import Page
+from auth import audit, manage, models, recovery, sessions
 from auth.cookies import expired_session_cookie
+
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.type(description="A passkey that can sign in to this account.")
+class Passkey:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    synced: bool = strawberry.field(
+        description="Backed up by a passkey provider (survives losing the device)."
+    )
+    device_bound: bool = strawberry.field(description="Lives on one device only.")
+
+    @classmethod
+    def from_model(cls, row: models.Passkey) -> Passkey:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            synced=row.backed_up,
+            device_bound=not row.backup_eligible,
+        )
+
+
+@strawberry.type(description="A signed-in browser or app.")
+class SessionInfo:
+    id: strawberry.ID
+    created_at: datetime
+    last_seen_at: datetime
+    user_agent: str | None
+    ip_address: str | None
+    current: bool
+
+
+@strawberry.type(description="An entry of the account's security audit trail.")
+class SecurityEvent:
+    id: strawberry.ID
+    occurred_at: datetime
+    action: str
+    outcome: str
+    ip_address: str | None
+    user_agent: str | None
+
+
+@strawberry.type
+class SecurityEventPage:
+    nodes: list[SecurityEvent]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A link (and QR code) to add a passkey on another device.")
+class DeviceLink:
+    url: str
+    expires_at: datetime
+    qr_svg_data_uri: str
+
+
+@strawberry.type
+class AccountFields:
+    """Fields of Viewer contributed by the auth feature (Viewer inherits them)."""
+
+    @strawberry.field(description="Active passkeys, oldest first.")
+    async def passkeys(self, info: Ctx) -> list[Passkey]:
+        ctx = info.context
+        rows = await ctx.read(manage.list_passkeys, ctx.person_id())
+        return [Passkey.from_model(r) for r in rows]
+
+    @strawberry.field(description="True when the only passkey lives on one device: add another.")
+    async def needs_second_passkey(self, info: Ctx) -> bool:
+        ctx = info.context
+        rows = await ctx.read(manage.list_passkeys, ctx.person_id())
+        return len(rows) == 1 and not rows[0].backup_eligible
+
+    @strawberry.field
+    async def has_recovery_key(self, info: Ctx) -> bool:
+        ctx = info.context
+        return await ctx.read(recovery.has_usable_key, ctx.person_id())
+
+    @strawberry.field(description="Signed-in sessions, most recently used first.")
+    async def sessions(self, info: Ctx) -> list[SessionInfo]:
+        ctx = info.context
+        rows = await ctx.read(sessions.list_sessions, person_id=ctx.person_id())
+        current = ctx.principal.session_id if ctx.principal else None
+        return [
+            SessionInfo(
+                id=strawberry.ID(str(r.id)),
+                created_at=r.created_at,
+                last_seen_at=r.last_seen_at,
+                user_agent=r.user_agent,
+                ip_address=r.ip_address,
+                current=r.id == current,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="The account's security audit trail, newest first.")
+    async def security_events(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> SecurityEventPage:
+        ctx = info.context
+        page: Page[models.AuditEvent] = await ctx.read(
+            audit.list_for_person, ctx.person_id(), first=first, after=after
+        )
+        return SecurityEventPage(
+            nodes=[
+                SecurityEvent(
+                    id=strawberry.ID(str(e.id)),
+                    occurred_at=e.occurred_at,
+                    action=e.action,
+                    outcome=e.outcome,
+                    ip_address=e.ip_address,
+                    user_agent=e.user_agent,
+                )
+                for e in page.items
+            ],
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+        )
 
 
 @strawberry.type
 class AuthMutation:
     @strawberry.mutation(description="End this session.")
-    async def sign_out(self, info: Info[RequestContext, None]) -> bool:
+    async def sign_out(self, info: Ctx) -> bool:
         ctx = info.context
         ctx.person_id()
         if ctx.session_token:
@@ -23,9 +153,59 @@ class AuthMutation:
         return True
 
     @strawberry.mutation(description="End every session of this account, on every device.")
-    async def sign_out_everywhere(self, info: Info[RequestContext, None]) -> int:
+    async def sign_out_everywhere(self, info: Ctx) -> int:
         ctx = info.context
         ended = await ctx.write(sessions.end_all_sessions, person_id=ctx.person_id())
         if ctx.response is not None:
             ctx.response.set_cookie(expired_session_cookie(ctx.settings))
         return ended
+
+    @strawberry.mutation(description="End one of this account's sessions.")
+    async def end_session(self, info: Ctx, id: strawberry.ID) -> bool:
+        ctx = info.context
+        await ctx.write(manage.end_session, ctx.person_id(), parse_uuid(id))
+        return True
+
+    @strawberry.mutation
+    async def rename_passkey(self, info: Ctx, id: strawberry.ID, name: str) -> Passkey:
+        ctx = info.context
+        row = await ctx.write(manage.rename_passkey, ctx.person_id(), parse_uuid(id), name=name)
+        return Passkey.from_model(row)
+
+    @strawberry.mutation(
+        description="Remove a passkey. Removing the last one needs the recovery key."
+    )
+    async def revoke_passkey(
+        self, info: Ctx, id: strawberry.ID, recovery_key: str | None = None
+    ) -> bool:
+        ctx = info.context
+        await ctx.write(
+            manage.revoke_passkey,
+            ctx.person_id(),
+            parse_uuid(id),
+            secret_key=ctx.settings.secret_key,
+            recovery_key=recovery_key,
+            meta=ctx.meta(),
+        )
+        return True
+
+    @strawberry.mutation(description="A 10-minute, single-use link to add a passkey elsewhere.")
+    async def create_device_link(self, info: Ctx) -> DeviceLink:
+        ctx = info.context
+        link = await ctx.write(manage.create_device_link, ctx.person_id(), meta=ctx.meta())
+        # A fragment, not a query string: it never reaches server logs or Referer headers.
+        url = f"{ctx.settings.public_origin}/#/link/{link.token}"
+        qr = segno.make(url, error="m")
+        return DeviceLink(
+            url=url, expires_at=link.expires_at, qr_svg_data_uri=qr.svg_data_uri(scale=4)
+        )
+
+    @strawberry.mutation(description="Replace the recovery key; the new one is shown only now.")
+    async def renew_recovery_key(self, info: Ctx) -> str:
+        ctx = info.context
+        return await ctx.write(
+            manage.renew_recovery_key,
+            ctx.person_id(),
+            secret_key=ctx.settings.secret_key,
+            meta=ctx.meta(),
+        )

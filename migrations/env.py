@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
 from api.database import UTCDateTime, create_engine
@@ -21,6 +22,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     if type_ == "type" and isinstance(obj, UTCDateTime):
         autogen_context.imports.add("from api.database import UTCDateTime")
         return "UTCDateTime()"
+    if type_ == "type" and isinstance(obj, JSON) and "postgresql" in obj._variant_mapping:
+        autogen_context.imports.add("from api.database import PortableJSON")
+        return "PortableJSON"
     return False
 
 

@@ -33,7 +33,7 @@ async def sign_in(client: httpx.AsyncClient, db: AsyncSession, person_id: uuid.U
     """Create a session through the service layer (the only way tests may) and set the cookie."""
     issued = await create_session(db, person_id=person_id, absolute_timeout=timedelta(hours=12))
     await db.commit()
-    client.cookies.set("duo_session", issued.token)
+    client.cookies.set("duo_session", issued.token, domain="testserver.local")
     return issued.token
 
 

@@ -11,7 +11,9 @@ import pytest
 CLI = Path(sys.executable).parent / "duo-abroad"
 
 
-@pytest.mark.parametrize("args", [[], ["serve"], ["migrate"], ["seed-demo"], ["export-schema"]])
+@pytest.mark.parametrize(
+    "args", [[], ["serve"], ["migrate"], ["seed-demo"], ["export-schema"], ["activation", "issue"]]
+)
 def test_help(args: list[str]) -> None:
     result = subprocess.run(  # noqa: S603 - our own console script
         [str(CLI), *args, "--help"], capture_output=True, text=True, check=False, timeout=60

@@ -1,0 +1,75 @@
+"""The security audit trail: who, what, when, from where, with what outcome."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.pagination import Page, paginate
+from auth.models import AuditEvent
+
+log = structlog.get_logger("auth.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a request came from, as far as the edge can tell."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+async def record(
+    db: AsyncSession,
+    *,
+    action: str,
+    outcome: str,
+    meta: RequestMeta,
+    person_id: uuid.UUID | None = None,
+    actor: str = "person",
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to the session. Callers pass ids and reasons, never secrets."""
+    event = AuditEvent(
+        person_id=person_id,
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        reason=reason,
+        ip_address=meta.ip_address,
+        user_agent=(meta.user_agent or "")[:300] or None,
+        details=details or {},
+    )
+    db.add(event)
+    await db.flush()
+    # Also to the log stream, for alerting; same fields, no secrets.
+    log.info(
+        "audit",
+        action=action,
+        outcome=outcome,
+        reason=reason,
+        person_id=str(person_id) if person_id else None,
+        actor=actor,
+        ip=meta.ip_address,
+    )
+    return event
+
+
+async def list_for_person(
+    db: AsyncSession, person_id: uuid.UUID, *, first: int, after: str | None
+) -> Page[AuditEvent]:
+    return await paginate(
+        db,
+        select(AuditEvent).where(AuditEvent.person_id == person_id),
+        order_column=AuditEvent.occurred_at,
+        id_column=AuditEvent.id,
+        first=first,
+        after=after,
+        descending=True,
+    )

@@ -1,0 +1,29 @@
+"""Authentication failures. Their code is what the client sees; the reason goes to the audit log."""
+
+from __future__ import annotations
+
+from api.errors import DomainError
+
+
+class AuthError(DomainError):
+    """A refused authentication step.
+
+    Ceremonies record their failure (audit event, consumed challenge, attempt counter) before
+    raising, so the edge commits on AuthError instead of rolling back.
+    """
+
+    def __init__(self, code: str, message: str, *, reason: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.status = status
+
+
+# One message per family: precise enough to act on, silent about which check failed.
+ACTIVATION_FAILED = "This activation code and date of birth do not match a valid activation."
+RECOVERY_FAILED = "This recovery key is not valid."
+LINK_FAILED = "This link is not valid any more. Create a new one on your signed-in device."
+CEREMONY_FAILED = "This sign-in attempt expired or was already used. Please try again."
+VERIFICATION_FAILED = "Your passkey could not be verified. Please try again."
+PASSKEY_UNKNOWN = "This passkey is not registered with DUO Abroad (or it was removed)."
+MALFORMED = "The passkey response was malformed."

@@ -1,0 +1,260 @@
+"""REST endpoints for the WebAuthn ceremonies (JSON in, JSON out); everything else is GraphQL.
+
+Handlers stay thin: parse, call a ceremony, set cookies. Failures are AuthErrors that the
+ceremony already recorded; the unit of work commits them (see auth.errors.AuthError).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from litestar import Controller, Request, Response, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, State
+from litestar.exceptions import HTTPException
+from litestar.handlers import BaseRouteHandler
+from litestar.params import JSONBody
+from msgspec import Struct
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.errors import DomainError, Unauthenticated
+from api.settings import Settings
+from auth import ceremonies, sessions
+from auth.audit import RequestMeta
+from auth.cookies import session_cookie, session_cookie_name
+from auth.ratelimit import RateLimiter
+
+T = TypeVar("T")
+# A WebAuthn response is a few kilobytes; anything much larger is not one.
+MAX_CEREMONY_BYTES = 64 * 1024
+LOGIN_COOKIE = "duo_ceremony_login"
+REGISTER_COOKIE = "duo_ceremony_register"
+
+
+class ActivationInput(Struct, rename="camel"):
+    code: str
+    date_of_birth: date
+
+
+class RecoveryInput(Struct, rename="camel"):
+    recovery_key: str
+
+
+class DeviceLinkInput(Struct, rename="camel"):
+    token: str
+
+
+def json_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # A cross-site <form> can only send form or text bodies; JSON needs a CORS preflight.
+    if connection.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(status_code=415, detail="Send JSON (Content-Type: application/json).")
+
+
+def _meta(request: Request[Any, Any, Any]) -> RequestMeta:
+    return RequestMeta(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def _ceremony_cookie(settings: Settings, name: str, value: str) -> Cookie:
+    return Cookie(
+        key=name,
+        value=value,
+        path="/auth",
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        max_age=int(ceremonies.CHALLENGE_TTL.total_seconds()),
+    )
+
+
+def _expired(settings: Settings, name: str) -> Cookie:
+    return Cookie(key=name, value="", path="/auth", max_age=0, secure=settings.secure_cookies)
+
+
+def _options_response(
+    settings: Settings, cookie: str, started: ceremonies.Started
+) -> Response[Any]:
+    return Response(
+        {"publicKey": json.loads(started.options_json)},
+        cookies=[_ceremony_cookie(settings, cookie, started.binding)],
+        headers={"cache-control": "no-store"},
+    )
+
+
+async def _unit(
+    request: Request[Any, Any, State], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """One transaction per request; domain failures are committed (they record the failure)."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as db:
+        try:
+            result = await work(db)
+        except DomainError:
+            await db.commit()
+            raise
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+        return result
+
+
+class AuthController(Controller):
+    path = "/auth"
+    guards = [json_only]
+    request_max_body_size = MAX_CEREMONY_BYTES
+    include_in_schema = False
+
+    @post("/login/options", status_code=200)
+    async def login_options(self, request: Request[Any, Any, State]) -> Response[Any]:
+        settings: Settings = request.app.state.settings
+        limiter: RateLimiter = request.app.state.rate_limiter
+        started = await _unit(
+            request,
+            lambda db: ceremonies.start_login(
+                db, settings=settings, limiter=limiter, meta=_meta(request)
+            ),
+        )
+        return _options_response(settings, LOGIN_COOKIE, started)
+
+    @post("/login", status_code=200)
+    async def login(
+        self, request: Request[Any, Any, State], data: JSONBody[dict[str, Any]]
+    ) -> Response[Any]:
+        settings: Settings = request.app.state.settings
+        limiter: RateLimiter = request.app.state.rate_limiter
+        result = await _unit(
+            request,
+            lambda db: ceremonies.finish_login(
+                db,
+                settings=settings,
+                limiter=limiter,
+                payload=data,
+                binding=request.cookies.get(LOGIN_COOKIE),
+                previous_session_token=request.cookies.get(session_cookie_name(settings)),
+                meta=_meta(request),
+            ),
+        )
+        return Response(
+            {"signedIn": True},
+            cookies=[
+                session_cookie(settings, result.session.token),
+                _expired(settings, LOGIN_COOKIE),
+            ],
+            headers={"cache-control": "no-store"},
+        )
+
+    @post("/activation", status_code=200)
+    async def activation(
+        self, request: Request[Any, Any, State], data: JSONBody[ActivationInput]
+    ) -> Response[Any]:
+        settings: Settings = request.app.state.settings
+        limiter: RateLimiter = request.app.state.rate_limiter
+        started = await _unit(
+            request,
+            lambda db: ceremonies.start_activation(
+                db,
+                settings=settings,
+                limiter=limiter,
+                code=data.code,
+                date_of_birth=data.date_of_birth,
+                meta=_meta(request),
+            ),
+        )
+        return _options_response(settings, REGISTER_COOKIE, started)
+
+    @post("/recovery", status_code=200)
+    async def recovery(
+        self, request: Request[Any, Any, State], data: JSONBody[RecoveryInput]
+    ) -> Response[Any]:
+        settings: Settings = request.app.state.settings
+        limiter: RateLimiter = request.app.state.rate_limiter
+        started = await _unit(
+            request,
+            lambda db: ceremonies.start_recovery(
+                db,
+                settings=settings,
+                limiter=limiter,
+                recovery_key=data.recovery_key,
+                meta=_meta(request),
+            ),
+        )
+        return _options_response(settings, REGISTER_COOKIE, started)
+
+    @post("/device-link", status_code=200)
+    async def device_link(
+        self, request: Request[Any, Any, State], data: JSONBody[DeviceLinkInput]
+    ) -> Response[Any]:
+        settings: Settings = request.app.state.settings
+        limiter: RateLimiter = request.app.state.rate_limiter
+        started = await _unit(
+            request,
+            lambda db: ceremonies.start_device_link(
+                db, settings=settings, limiter=limiter, token=data.token, meta=_meta(request)
+            ),
+        )
+        return _options_response(settings, REGISTER_COOKIE, started)
+
+    @post("/passkeys/options", status_code=200)
+    async def add_options(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """Options to add another passkey on this device, from a signed-in session."""
+        settings: Settings = request.app.state.settings
+        limiter: RateLimiter = request.app.state.rate_limiter
+
+        async def work(db: AsyncSession) -> ceremonies.Started:
+            principal = await _principal(db, request, settings)
+            if principal is None:
+                raise Unauthenticated()
+            return await ceremonies.start_add(
+                db, settings=settings, limiter=limiter, principal=principal
+            )
+
+        return _options_response(settings, REGISTER_COOKIE, await _unit(request, work))
+
+    @post("/passkeys", status_code=200)
+    async def register(
+        self, request: Request[Any, Any, State], data: JSONBody[dict[str, Any]]
+    ) -> Response[Any]:
+        """Finish any registration: activation, recovery, device link, or adding one."""
+        settings: Settings = request.app.state.settings
+        cookie_name = session_cookie_name(settings)
+
+        async def work(db: AsyncSession) -> ceremonies.Registered:
+            return await ceremonies.finish_registration(
+                db,
+                settings=settings,
+                payload=data,
+                binding=request.cookies.get(REGISTER_COOKIE),
+                principal=await _principal(db, request, settings),
+                previous_session_token=request.cookies.get(cookie_name),
+                meta=_meta(request),
+            )
+
+        result = await _unit(request, work)
+        cookies = [_expired(settings, REGISTER_COOKIE)]
+        if result.session is not None:
+            cookies.append(session_cookie(settings, result.session.token))
+        body: dict[str, Any] = {
+            "passkey": {"id": str(result.passkey.id), "name": result.passkey.name},
+            "signedIn": True,
+        }
+        if result.recovery_key is not None:
+            body["recoveryKey"] = result.recovery_key
+        return Response(body, cookies=cookies, headers={"cache-control": "no-store"})
+
+
+async def _principal(
+    db: AsyncSession, request: Request[Any, Any, Any], settings: Settings
+) -> sessions.Principal | None:
+    token = request.cookies.get(session_cookie_name(settings))
+    if not token:
+        return None
+    lookup = await sessions.resolve_session(
+        db, token=token, idle_timeout=settings.session_idle_timeout
+    )
+    return lookup.principal
