@@ -180,7 +180,7 @@ async def test_device_link_adds_a_passkey_on_a_second_device(
 async def test_recovery_key_registers_a_new_passkey_once(
     app: Any, client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
 ) -> None:
-    me = await person_factory(given_names="Kwame")
+    me = await person_factory(given_names="Kwame", preferred_language="en")
     finished = await activate(
         client,
         SoftAuthenticator(),
