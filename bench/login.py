@@ -28,22 +28,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from webauthn import verify_authentication_response  # noqa: E402
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+from webauthn import verify_authentication_response
 
-from api.database import create_engine, create_session_factory  # noqa: E402
-from api.logging import configure_logging  # noqa: E402
-from api.migrate import upgrade_connection  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from auth import ceremonies  # noqa: E402
-from auth.activation import issue_code  # noqa: E402
-from auth.audit import RequestMeta  # noqa: E402
-from auth.models import Passkey  # noqa: E402
-from auth.ratelimit import MemoryRateLimiter  # noqa: E402
-from records.demo import DEMO_CUSTOMER_NUMBER, DEMO_DATE_OF_BIRTH, seed_demo  # noqa: E402
-from tests.webauthn_soft import SoftAuthenticator, b64url_decode  # noqa: E402
+from api.database import create_engine, create_session_factory
+from api.logging import configure_logging
+from api.migrate import upgrade_connection
+from api.settings import Settings
+from auth import ceremonies
+from auth.activation import issue_code
+from auth.audit import RequestMeta
+from auth.models import Passkey
+from auth.ratelimit import MemoryRateLimiter
+from records.demo import DEMO_CUSTOMER_NUMBER, DEMO_DATE_OF_BIRTH, seed_demo
+from tests.webauthn_soft import SoftAuthenticator, b64url_decode
 
 META = RequestMeta(ip_address="127.0.0.1", user_agent="bench")
 
