@@ -18,6 +18,7 @@ from api.gql_view import make_graphql_controller_class
 from api.http import EdgeMiddleware, exception_handlers, live, ready
 from api.logging import configure_logging
 from api.persisted import PersistedDocuments
+from api.pwa import service_worker_route
 from api.schema import build_schema
 from api.settings import PROJECT_ROOT, Settings, load_settings
 from auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -74,7 +75,14 @@ def create_app(
         cache_control=CacheControlHeader(no_cache=True),
     )
     return Litestar(
-        route_handlers=[live, ready, graphql_controller, AuthController, pwa],
+        route_handlers=[
+            live,
+            ready,
+            graphql_controller,
+            AuthController,
+            service_worker_route(PWA_DIR),
+            pwa,
+        ],
         middleware=[DefineMiddleware(EdgeMiddleware, settings=settings)],
         compression_config=CompressionConfig(
             backend="brotli", brotli_gzip_fallback=True, minimum_size=512

@@ -17,6 +17,11 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if args.port and "PUBLIC_ORIGIN" not in os.environ:
+        # The app reads its settings again in the server process; keep the origin in step
+        # with the port, or browsers' Origin headers and passkeys would not match.
+        os.environ["PORT"] = str(args.port)
+        settings = load_settings()
     print(f"DUO Abroad on {settings.public_origin}  (database: {_redact(settings.database_url)})")
     uvicorn.run(
         "api.app:create_app",

@@ -87,6 +87,7 @@ class EdgeMiddleware:
         status = 500
         is_ide = self.settings.allow_adhoc_queries and path == "/graphql"
         csp = self.ide_csp if is_ide else self.csp
+        is_api = path == "/graphql" or path.startswith("/auth/")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -96,6 +97,9 @@ class EdgeMiddleware:
                 headers.extend(self.common_headers)
                 headers.append((b"content-security-policy", csp))
                 headers.append((b"x-request-id", request_id.encode()))
+                if is_api and not any(k == b"cache-control" for k, _ in headers):
+                    # Personal data: never in a shared or disk cache (shared devices, proxies).
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

@@ -2,10 +2,11 @@
 // Personal data is never cached here: the app keeps its last snapshot in IndexedDB, so
 // sign-out has a single place to wipe. GraphQL and every POST go straight to the network.
 //
-// Bump VERSION whenever a file in SHELL changes (operations.js included): the new worker
-// then pre-caches the new files and deletes the old cache.
+// The server fills in VERSION, a hash of every shell file (api/pwa.py): any change to the
+// shell, operations.js included, makes a new worker that pre-caches the new files and
+// deletes the old cache.
 
-const VERSION = "v1";
+const VERSION = "__SHELL_VERSION__";
 const SHELL_CACHE = `duo-shell-${VERSION}`;
 const SHELL = [
   "/index.html",

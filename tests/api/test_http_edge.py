@@ -190,3 +190,20 @@ async def test_unexpected_errors_are_masked(
     body = response.json()
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "hunter2" not in response.text
+
+
+async def test_service_worker_is_stamped_with_the_shell_version(client: httpx.AsyncClient) -> None:
+    from api.app import PWA_DIR
+    from api.pwa import shell_version
+
+    response = await client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cache-control"] == "no-cache"
+    assert "__SHELL_VERSION__" not in response.text
+    assert f'const VERSION = "{shell_version(PWA_DIR)}"' in response.text
+
+
+async def test_api_responses_are_never_cached(client: httpx.AsyncClient) -> None:
+    response = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.headers["cache-control"] == "no-store"
