@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import timedelta
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
