@@ -86,6 +86,22 @@ def _options_response(
     )
 
 
+async def _begin(
+    request: Request[Any, Any, State],
+    cookie: str,
+    start: Callable[..., Awaitable[ceremonies.Started]],
+    **arguments: Any,
+) -> Response[Any]:
+    """Start a ceremony: options for the browser, bound to it by a ceremony cookie."""
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.rate_limiter
+    started = await _unit(
+        request,
+        lambda db: start(db, settings=settings, limiter=limiter, meta=_meta(request), **arguments),
+    )
+    return _options_response(settings, cookie, started)
+
+
 async def _unit(
     request: Request[Any, Any, State], work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T:
@@ -112,15 +128,7 @@ class AuthController(Controller):
 
     @post("/login/options", status_code=200)
     async def login_options(self, request: Request[Any, Any, State]) -> Response[Any]:
-        settings: Settings = request.app.state.settings
-        limiter: RateLimiter = request.app.state.rate_limiter
-        started = await _unit(
-            request,
-            lambda db: ceremonies.start_login(
-                db, settings=settings, limiter=limiter, meta=_meta(request)
-            ),
-        )
-        return _options_response(settings, LOGIN_COOKIE, started)
+        return await _begin(request, LOGIN_COOKIE, ceremonies.start_login)
 
     @post("/login", status_code=200)
     async def login(
@@ -153,52 +161,29 @@ class AuthController(Controller):
     async def activation(
         self, request: Request[Any, Any, State], data: JSONBody[ActivationInput]
     ) -> Response[Any]:
-        settings: Settings = request.app.state.settings
-        limiter: RateLimiter = request.app.state.rate_limiter
-        started = await _unit(
+        return await _begin(
             request,
-            lambda db: ceremonies.start_activation(
-                db,
-                settings=settings,
-                limiter=limiter,
-                code=data.code,
-                date_of_birth=data.date_of_birth,
-                meta=_meta(request),
-            ),
+            REGISTER_COOKIE,
+            ceremonies.start_activation,
+            code=data.code,
+            date_of_birth=data.date_of_birth,
         )
-        return _options_response(settings, REGISTER_COOKIE, started)
 
     @post("/recovery", status_code=200)
     async def recovery(
         self, request: Request[Any, Any, State], data: JSONBody[RecoveryInput]
     ) -> Response[Any]:
-        settings: Settings = request.app.state.settings
-        limiter: RateLimiter = request.app.state.rate_limiter
-        started = await _unit(
-            request,
-            lambda db: ceremonies.start_recovery(
-                db,
-                settings=settings,
-                limiter=limiter,
-                recovery_key=data.recovery_key,
-                meta=_meta(request),
-            ),
+        return await _begin(
+            request, REGISTER_COOKIE, ceremonies.start_recovery, recovery_key=data.recovery_key
         )
-        return _options_response(settings, REGISTER_COOKIE, started)
 
     @post("/device-link", status_code=200)
     async def device_link(
         self, request: Request[Any, Any, State], data: JSONBody[DeviceLinkInput]
     ) -> Response[Any]:
-        settings: Settings = request.app.state.settings
-        limiter: RateLimiter = request.app.state.rate_limiter
-        started = await _unit(
-            request,
-            lambda db: ceremonies.start_device_link(
-                db, settings=settings, limiter=limiter, token=data.token, meta=_meta(request)
-            ),
+        return await _begin(
+            request, REGISTER_COOKIE, ceremonies.start_device_link, token=data.token
         )
-        return _options_response(settings, REGISTER_COOKIE, started)
 
     @post("/passkeys/options", status_code=200)
     async def add_options(self, request: Request[Any, Any, State]) -> Response[Any]:
