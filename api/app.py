@@ -23,6 +23,13 @@ from api.schema import build_schema
 from api.settings import PROJECT_ROOT, Settings, load_settings
 from auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from auth.routes import AuthController
+from extracts.issuer import ExtractIssuer
+from extracts.routes import route_handlers as extract_routes
+from forms.attachments import AttachmentStore
+from forms.receipts import ReceiptSigner, RingSigner
+from forms.routes import make_attachment_controller
+from forms.runtime import STATE_KEY as FORMS_STATE_KEY
+from forms.runtime import build_runtime as build_forms_runtime
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -32,6 +39,8 @@ def create_app(
     *,
     session_factory: async_sessionmaker[AsyncSession] | None = None,
     rate_limiter: RateLimiter | None = None,
+    receipt_signer: ReceiptSigner | None = None,
+    attachment_store: AttachmentStore | None = None,
 ) -> Litestar:
     """Build the ASGI app. Tests hand in their own session factory (bound to a transaction)."""
     settings = settings or load_settings()
@@ -48,6 +57,14 @@ def create_app(
         else:
             rate_limiter = MemoryRateLimiter()
 
+    # Refuses to start in production without configured issuer keys (SettingsError).
+    extract_issuer = ExtractIssuer(settings, session_factory)
+    # Form receipts are signed by the extract issuer's keys (one JWKS for every signed thing).
+    forms = build_forms_runtime(
+        settings,
+        signer=receipt_signer or RingSigner(extract_issuer.ring),
+        store=attachment_store,
+    )
     persisted = PersistedDocuments.load()
     schema = build_schema(settings, persisted=persisted)
     persisted.check_against(schema, settings)
@@ -57,6 +74,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        await extract_issuer.warm_up()
         try:
             yield
         finally:
@@ -80,6 +98,8 @@ def create_app(
             ready,
             graphql_controller,
             AuthController,
+            *extract_routes(),
+            make_attachment_controller(settings),
             service_worker_route(PWA_DIR),
             pwa,
         ],
@@ -94,6 +114,8 @@ def create_app(
                 "settings": settings,
                 "session_factory": session_factory,
                 "rate_limiter": rate_limiter,
+                "extract_issuer": extract_issuer,
+                FORMS_STATE_KEY: forms,
             }
         ),
         exception_handlers=exception_handlers(),

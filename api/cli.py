@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from extracts.cli import add_extract_commands
+from forms.cli import add_form_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -160,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--issued-by", default=os.environ.get("USER", "cli"), help="staff member (audit log)"
     )
     issue.set_defaults(handler=_activation_issue)
+
+    add_extract_commands(sub)
+    add_form_commands(sub)
 
     export = sub.add_parser(
         "export-schema",

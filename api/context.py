@@ -10,6 +10,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.litestar import BaseContext
 
+from api.database import begin_write
 from api.errors import Unauthenticated
 from api.settings import Settings
 from auth.audit import RequestMeta
@@ -65,6 +66,7 @@ class RequestContext(BaseContext, kw_only=True):
         """
         async with self.db_lock:
             try:
+                await begin_write(self.db)
                 result = await fn(self.db, *args, **kwargs)
                 await self.db.commit()
             except BaseException:

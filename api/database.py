@@ -81,7 +81,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Writers take the lock up front (begin_write): a deferred transaction that reads and
+    # then writes fails at once with "database is locked" if another writer committed in
+    # between, instead of waiting its turn on busy_timeout.
+    immediate = connection.get_execution_options().get(WRITE_INTENT, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_INTENT = "duo_write_intent"
+
+
+async def begin_write(db: AsyncSession) -> None:
+    """Start the session's transaction as a write transaction (SQLite: BEGIN IMMEDIATE).
+
+    A no-op when a transaction is already open (e.g. the tests' outer transaction) and on
+    PostgreSQL, where row locks and MVCC make the distinction unnecessary.
+    """
+    if not db.in_transaction():
+        await db.connection(execution_options={WRITE_INTENT: True})
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:

@@ -38,13 +38,18 @@ def make_context_getter(
         async with session_factory() as db:
             token = request.cookies.get(cookie_name) or None
             principal = None
+            wrote = False
             if token:
                 lookup = await sessions.resolve_session(
                     db, token=token, idle_timeout=settings.session_idle_timeout
                 )
-                principal = lookup.principal
-                if lookup.wrote:
-                    await db.commit()
+                principal, wrote = lookup.principal, lookup.wrote
+            # End the lookup's transaction either way: a read snapshot held open for the whole
+            # request would stop a later mutation from writing on SQLite.
+            if wrote:
+                await db.commit()
+            else:
+                await db.rollback()
             yield RequestContext(
                 settings=settings,
                 db=db,

@@ -34,6 +34,10 @@ log = structlog.get_logger("api.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Public, cookie-free endpoints that any site may call (a verifier's own web page).
+CROSS_SITE_ALLOWED = frozenset({"/extracts/verify"})
+# Path segments that are bearer secrets: logged as "…" so the access log cannot replay them.
+_SECRET_PATHS = re.compile(r"^(/s/)[^/]+")
 
 
 def content_security_policy(*, allow_ide: bool) -> str:
@@ -104,7 +108,11 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            refusal = self._cross_site_refusal(method, request_headers)
+            refusal = (
+                None
+                if path in CROSS_SITE_ALLOWED
+                else self._cross_site_refusal(method, request_headers)
+            )
             if refusal is not None:
                 log.warning("http.cross_site_refused", path=path, reason=refusal)
                 await _send_json(
@@ -125,7 +133,7 @@ class EdgeMiddleware:
             log.info(
                 "http.request",
                 method=method,
-                path=path,
+                path=_SECRET_PATHS.sub(r"\1…", path),
                 status=status,
                 ms=round((time.perf_counter() - started) * 1000, 2),
             )

@@ -2,7 +2,16 @@
 
 from api.database import Base
 from auth import models as auth_models
+from extracts import models as extract_models
+from forms import models as form_models
 from notifications import models as notification_models
 from records import models as record_models
 
-__all__ = ["Base", "auth_models", "notification_models", "record_models"]
+__all__ = [
+    "Base",
+    "auth_models",
+    "extract_models",
+    "form_models",
+    "notification_models",
+    "record_models",
+]

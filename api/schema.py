@@ -24,6 +24,8 @@ from api.pagination import Page
 from api.persisted import PersistedDocuments
 from api.settings import Settings
 from auth.schema import AccountFields, AuthMutation
+from extracts.schema import ExtractFields, ExtractMutation
+from forms.schema import FormsFields, FormsMutation, FormsQuery
 from graphql import GraphQLError
 from notifications import service as inbox
 from notifications.schema import InboxMessage
@@ -61,7 +63,7 @@ def _connection(page: Page[object], convert: Callable[[object], T]) -> Connectio
 
 
 @strawberry.type(description="The signed-in person and everything DUO holds about them.")
-class Viewer(AccountFields):
+class Viewer(AccountFields, ExtractFields, FormsFields):
     @strawberry.field
     async def person(self, info: Ctx) -> Person:
         ctx = info.context
@@ -124,7 +126,7 @@ class Viewer(AccountFields):
 
 
 @strawberry.type
-class Query:
+class Query(FormsQuery):
     @strawberry.field(description="The signed-in person; UNAUTHENTICATED without a session.")
     def viewer(self, info: Ctx) -> Viewer:
         info.context.person_id()
@@ -151,7 +153,7 @@ class RecordsMutation:
         return InboxMessage.from_model(message)
 
 
-Mutation = merge_types("Mutation", (RecordsMutation, AuthMutation))
+Mutation = merge_types("Mutation", (RecordsMutation, AuthMutation, ExtractMutation, FormsMutation))
 
 
 class DuoSchema(strawberry.Schema):

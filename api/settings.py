@@ -47,6 +47,18 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     sql_echo: bool = False
+    # Diploma extracts (extracts/): the issuer's private JWKs as a JSON array, newest first.
+    # Unset outside production means a key generated on first run and kept in the database.
+    extract_signing_keys: str | None = field(default=None, repr=False)
+    extract_issuer: str | None = None  # the `iss` of extracts; PUBLIC_ORIGIN when unset
+    extract_valid_days: int = 365  # 0: extracts never expire
+    # Forms (forms/): attachment bytes live here, never in the database.
+    forms_attachment_dir: Path = PROJECT_ROOT / "var" / "attachments"
+    forms_attachment_max_bytes: int = 10 * 1024 * 1024
+    # The chunk route's own body limit (the app-wide MAX_REQUEST_BYTES stays at 1 MB).
+    forms_upload_chunk_bytes: int = 2 * 1024 * 1024
+    # A form version stays accepted this long after its successor is published.
+    forms_grace_period: timedelta = timedelta(days=90)
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +101,18 @@ def _int(name: str, value: str) -> int:
         raise SettingsError(f"{name} must be a whole number, got {value!r}") from exc
 
 
+def _signing_keys(env: Mapping[str, str]) -> str | None:
+    if env.get("EXTRACT_SIGNING_KEYS"):
+        return env["EXTRACT_SIGNING_KEYS"]
+    path = env.get("EXTRACT_SIGNING_KEYS_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"EXTRACT_SIGNING_KEYS_FILE cannot be read: {exc}") from exc
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from environment variables (see the README's table)."""
     env = os.environ if environ is None else environ
@@ -116,6 +140,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         log_json=_flag(env.get("LOG_JSON", "0" if dev else "1")),
         sql_echo=_flag(env.get("SQL_ECHO", "0")),
+        extract_signing_keys=_signing_keys(env),
+        extract_issuer=env.get("EXTRACT_ISSUER") or None,
+        extract_valid_days=_int("EXTRACT_VALID_DAYS", env.get("EXTRACT_VALID_DAYS", "365")),
+        forms_attachment_dir=Path(
+            env.get("FORMS_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments"
+        ),
+        forms_attachment_max_bytes=_int(
+            "FORMS_ATTACHMENT_MAX_BYTES", env.get("FORMS_ATTACHMENT_MAX_BYTES", str(10 * 1024**2))
+        ),
+        forms_upload_chunk_bytes=_int(
+            "FORMS_UPLOAD_CHUNK_BYTES", env.get("FORMS_UPLOAD_CHUNK_BYTES", str(2 * 1024**2))
+        ),
+        forms_grace_period=timedelta(
+            days=_int("FORMS_GRACE_DAYS", env.get("FORMS_GRACE_DAYS", "90"))
+        ),
     )
     validate_settings(settings)
     return settings
@@ -124,6 +163,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def validate_settings(settings: Settings) -> None:
     """Refuse configurations that would be unsafe or cannot work."""
     settings.rp_id  # noqa: B018 - raises on an origin without a host
+    if settings.extract_valid_days < 0:
+        raise SettingsError("EXTRACT_VALID_DAYS must be 0 (no expiry) or more")
+    if settings.forms_attachment_max_bytes < 1:
+        raise SettingsError("FORMS_ATTACHMENT_MAX_BYTES must be positive")
+    if settings.forms_upload_chunk_bytes < 64 * 1024:
+        raise SettingsError("FORMS_UPLOAD_CHUNK_BYTES must be at least 65536")
+    if settings.forms_grace_period < timedelta(0):
+        raise SettingsError("FORMS_GRACE_DAYS must be 0 or more")
     if settings.is_production:
         problems = []
         if settings.secret_key == INSECURE_DEV_SECRET or len(settings.secret_key) < 32:

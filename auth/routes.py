@@ -20,6 +20,7 @@ from litestar.params import JSONBody
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.database import begin_write
 from api.errors import DomainError, Unauthenticated
 from api.settings import Settings
 from auth import ceremonies, sessions
@@ -109,6 +110,7 @@ async def _unit(
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
     async with factory() as db:
         try:
+            await begin_write(db)
             result = await work(db)
         except DomainError:
             await db.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -207,3 +208,22 @@ async def test_service_worker_is_stamped_with_the_shell_version(client: httpx.As
 async def test_api_responses_are_never_cached(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql", json={"query": "{ __typename }"})
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_share_tokens_are_not_written_to_the_access_log(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.get("/s/very-secret-share-token")
+    assert "very-secret-share-token" not in caplog.text
+    assert "/s/…" in caplog.text
+
+
+async def test_public_verification_accepts_other_sites(client: httpx.AsyncClient) -> None:
+    """A verifier's own page may call the public endpoint; it carries no session."""
+    response = await client.post(
+        "/extracts/verify",
+        json={"jws": "not-a-jws"},
+        headers={"origin": "https://university.example", "sec-fetch-site": "cross-site"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["field"] == "jws"

@@ -1,0 +1,289 @@
+"""`duo-abroad extract …`: staff revocation, offline verification, keys, public documents.
+
+Heavy imports happen inside the handlers, so `duo-abroad --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from api.settings import Settings
+
+if TYPE_CHECKING:  # only for annotations here; the handlers import what they run
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from extracts.models import Extract
+    from extracts.verify import Verification
+
+Command = Callable[[argparse.Namespace, Settings], int]
+EXIT_VALID, EXIT_NOT_VALID, EXIT_UNUSABLE = 0, 1, 2
+
+
+def add_extract_commands(sub: Any) -> None:
+    """Register `extract` and its actions on the top-level subparsers of api.cli."""
+    extract = sub.add_parser("extract", help="diploma extracts (DUO staff, verifiers, operators)")
+    actions = extract.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    revoke = actions.add_parser(
+        "revoke", help="revoke an extract: its status-list bit flips, verifiers see 'revoked'"
+    )
+    revoke.add_argument("extract_id", metavar="ID", help="the extract id (jti)")
+    revoke.add_argument("--reason", required=True, help="why (kept with the extract and audited)")
+    revoke.add_argument(
+        "--revoked-by", default=os.environ.get("USER", "cli"), help="staff member (audit log)"
+    )
+    revoke.set_defaults(handler=_revoke)
+
+    verify = actions.add_parser(
+        "verify", help="verify an extract offline with a saved JWKS and status list"
+    )
+    verify.add_argument("file", metavar="FILE", help="the extract: .jws, or the JSON with a jws")
+    verify.add_argument("--jwks", required=True, help="saved /.well-known/jwks.json")
+    verify.add_argument(
+        "--status",
+        required=True,
+        action="append",
+        help="saved /extracts/status/N (repeat for several lists)",
+    )
+    verify.set_defaults(handler=_verify)
+
+    export = actions.add_parser(
+        "export-public", help="save jwks.json and status-N.jws into DIR for offline verification"
+    )
+    export.add_argument("directory", metavar="DIR")
+    export.set_defaults(handler=_export_public)
+
+    generate = actions.add_parser(
+        "generate-key", help="print a new private P-256 JWK for EXTRACT_SIGNING_KEYS"
+    )
+    generate.set_defaults(handler=_generate_key)
+
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="development: add a database key that signs from the next start on",
+    )
+    rotate.set_defaults(handler=_rotate_key)
+
+
+# --- revoke ------------------------------------------------------------------------------------
+
+
+async def revoke(db: AsyncSession, extract_id: uuid.UUID, *, reason: str, staff: str) -> Extract:
+    """Revoke and audit as `staff:<name>`; the caller commits."""
+    from auth.audit import RequestMeta
+    from extracts import service
+
+    return await service.revoke_extract(
+        db,
+        extract_id,
+        reason=reason,
+        actor=f"staff:{staff}",
+        meta=RequestMeta(user_agent="duo-abroad extract revoke"),
+    )
+
+
+def _with_database(settings: Settings, work: Callable[[Any], Any]) -> Any:
+    from api.database import create_engine, create_session_factory
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from api.errors import DomainError
+
+    try:
+        extract_id = uuid.UUID(args.extract_id)
+    except ValueError:
+        print(f"not an extract id: {args.extract_id!r}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> int:
+        async with factory() as db:
+            try:
+                extract = await revoke(db, extract_id, reason=args.reason, staff=args.revoked_by)
+            except DomainError as exc:
+                print(exc.message, file=sys.stderr)
+                return EXIT_UNUSABLE
+            await db.commit()
+        print(
+            f"extract {extract.id} revoked at {extract.revoked_at:%Y-%m-%d %H:%M} UTC "
+            f"(status index {extract.status_index}): {extract.revoked_reason}"
+        )
+        print("verifiers see it in the status list within its cache time (5 minutes).")
+        return EXIT_VALID
+
+    result: int = _with_database(settings, work)
+    return result
+
+
+# --- verify (offline) --------------------------------------------------------------------------
+
+
+def read_extract_file(path: Path) -> str:
+    """The compact JWS in a file: bare, or inside JSON from /extracts/{id} or /s/{token}."""
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("{"):
+        document = json.loads(text)
+        token = document.get("jws") if isinstance(document, dict) else None
+        if not isinstance(token, str):
+            raise ValueError("the JSON holds no 'jws'")
+        return token
+    return text
+
+
+def verify_files(
+    file: Path, jwks: Path, status_files: Sequence[Path], *, now: datetime | None = None
+) -> Verification:
+    """Verify using only files; raises InvalidInput/ValueError/OSError for unusable input."""
+    from extracts.verify import keys_from_jwks, open_status_list, verify_offline
+
+    keys = keys_from_jwks(json.loads(jwks.read_text(encoding="utf-8")))
+    lists = {}
+    for status_file in status_files:
+        saved = open_status_list(status_file.read_text(encoding="utf-8").strip(), keys.get)
+        lists[saved.url] = saved
+    return verify_offline(read_extract_file(file), keys, lists, now=now)
+
+
+def describe(verification: Verification, now: datetime) -> list[str]:
+    """What a person reads: the verdict first, then the content that the signature covers."""
+    lines = [f"{verification.result.value.upper()}"]
+    payload = verification.payload
+    if payload is None:
+        lines.append("The signature does not hold: nothing in this file is vouched for by DUO.")
+        return lines
+    holder, diploma = payload.get("holder", {}), payload.get("diploma", {})
+    lines += [
+        f"issuer     {verification.issuer} (key {verification.kid})",
+        f"extract    {payload.get('jti')} issued {payload.get('issuedAt')}",
+        f"holder     {holder.get('name')}, born {holder.get('dateOfBirth')}",
+        f"diploma    {diploma.get('programme')} ({diploma.get('programmeCode') or 'no code'}), "
+        f"level {diploma.get('level')}",
+        f"           {diploma.get('institution')}, awarded {diploma.get('awardedOn')}",
+    ]
+    for result in diploma.get("results", []):
+        credits = f" ({result['credits']} EC)" if result.get("credits") is not None else ""
+        lines.append(f"  - {result.get('subject')}: {result.get('grade')}{credits}")
+    if isinstance(payload.get("exp"), int):
+        lines.append(
+            f"valid until {datetime.fromtimestamp(payload['exp'], UTC):%Y-%m-%d %H:%M} UTC"
+        )
+    issued = verification.status_list_issued_at
+    if issued is not None:
+        hours = (now - issued).total_seconds() / 3600
+        lines.append(
+            f"revocation checked against the status list of {issued:%Y-%m-%d %H:%M} UTC "
+            f"({hours:.1f} h old: fetch a newer one to see later revocations)"
+        )
+    return lines
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from api.errors import DomainError
+
+    now = datetime.now(UTC)
+    try:
+        verification = verify_files(
+            Path(args.file), Path(args.jwks), [Path(p) for p in args.status], now=now
+        )
+    except DomainError as exc:
+        print(f"cannot verify: {exc.message}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except (OSError, ValueError) as exc:
+        print(f"cannot verify: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print("\n".join(describe(verification, now)))
+    return EXIT_VALID if verification.valid else EXIT_NOT_VALID
+
+
+# --- public documents and keys -----------------------------------------------------------------
+
+
+async def public_documents(
+    factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> dict[str, bytes]:
+    """jwks.json and every status list in use (status-N.jws), as served over HTTP."""
+    from sqlalchemy import func, select
+
+    from extracts import statuslist
+    from extracts.issuer import ExtractIssuer
+    from extracts.models import Extract
+
+    issuer = ExtractIssuer(settings, factory)
+    documents = {"jwks.json": (await issuer.ring()).jwks_json}
+    async with factory() as db:
+        highest = await db.scalar(select(func.max(Extract.status_index)))
+        for number in range(1, statuslist.list_position(highest or 0)[0] + 1):
+            published = await issuer.status_list(db, number)
+            documents[f"status-{number}.jws"] = published.jws.encode()
+    return documents
+
+
+def write_documents(directory: Path, documents: dict[str, bytes]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in documents.items():
+        path = directory / name
+        path.write_bytes(content)
+        written.append(path)
+    return written
+
+
+def _export_public(args: argparse.Namespace, settings: Settings) -> int:
+    documents: dict[str, bytes] = _with_database(
+        settings, lambda factory: public_documents(factory, settings)
+    )
+    for path in write_documents(Path(args.directory), documents):
+        print(f"wrote {path}")
+    return EXIT_VALID
+
+
+def _generate_key(args: argparse.Namespace, settings: Settings) -> int:
+    from extracts.keys import generate_private_jwk
+
+    print(json.dumps(generate_private_jwk()))
+    print(
+        "\nPut it first in the EXTRACT_SIGNING_KEYS array (newest first) and keep the older "
+        "keys listed, so extracts they signed keep verifying. This is a private key: store it "
+        "as a secret.",
+        file=sys.stderr,
+    )
+    return EXIT_VALID
+
+
+def _rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    from extracts.keys import add_database_key
+
+    if settings.extract_signing_keys:
+        print(
+            "keys come from EXTRACT_SIGNING_KEYS here: rotate by putting a new key "
+            "(`duo-abroad extract generate-key`) first in that list",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> str:
+        async with factory() as db:
+            kid = await add_database_key(db)
+            await db.commit()
+            return kid
+
+    kid: str = _with_database(settings, work)
+    print(f"new signing key {kid}; restart the server to sign with it (older keys still verify)")
+    return EXIT_VALID

@@ -1,0 +1,94 @@
+"""`duo-abroad forms …`: DUO staff set a submission's status; operators purge stale uploads.
+
+Heavy imports happen inside the handlers, so `duo-abroad --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from typing import Any
+
+from api.settings import Settings
+
+
+def add_form_commands(sub: Any) -> None:
+    """Register `forms` and its actions on the top-level subparsers of api.cli."""
+    forms = sub.add_parser("forms", help="submitted forms (DUO staff, operators)")
+    actions = forms.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    status = actions.add_parser(
+        "set-status",
+        help="mark a received submission processed or rejected; the person's inbox is told",
+    )
+    status.add_argument("submission_id", metavar="ID", help="the submission's (client) UUID")
+    status.add_argument("status", choices=["processed", "rejected"])
+    status.add_argument("--reason", help="why (required for rejected; shown to the person)")
+    status.set_defaults(handler=_set_status)
+
+    purge = actions.add_parser(
+        "purge-uploads", help="delete attachments that were never submitted and have expired"
+    )
+    purge.set_defaults(handler=_purge_uploads)
+
+
+def _set_status(args: argparse.Namespace, settings: Settings) -> int:
+    from api.database import create_engine, create_session_factory
+    from api.errors import DomainError
+    from forms import service
+    from forms.catalogue import load_catalogue
+    from forms.models import SubmissionStatus
+
+    try:
+        client_id = uuid.UUID(args.submission_id)
+    except ValueError:
+        print(f"not a submission id: {args.submission_id}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as db:
+                try:
+                    row = await service.set_status(
+                        db,
+                        client_id,
+                        status=SubmissionStatus(args.status),
+                        reason=args.reason,
+                        catalogue=load_catalogue(),
+                    )
+                except DomainError as exc:
+                    print(exc.message, file=sys.stderr)
+                    return 1
+                await db.commit()
+        finally:
+            await engine.dispose()
+        print(f"submission {row.client_id}: {row.status.value} (the person's inbox has a message)")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _purge_uploads(args: argparse.Namespace, settings: Settings) -> int:
+    from api.database import create_engine, create_session_factory
+    from forms.attachments import FileSystemStore
+    from forms.uploads import expired_uploads
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        store = FileSystemStore(settings.forms_attachment_dir)
+        try:
+            async with create_session_factory(engine)() as db:
+                keys = await expired_uploads(db)
+                await db.commit()
+            # Files after the commit: a file without a row is harmless, the reverse is not.
+            for key in keys:
+                await store.delete(key)
+        finally:
+            await engine.dispose()
+        print(f"purged {len(keys)} expired upload(s)")
+        return 0
+
+    return asyncio.run(run())
