@@ -1,20 +1,26 @@
-// The GraphQL client: persisted queries only (the server refuses query text in production).
+// Talking to the server. GraphQL: persisted queries only (the server refuses query text in
+// production). REST: the passkey ceremonies under /auth, which speak WebAuthn's JSON.
 //   queries:   GET  /graphql?operationName=…&extensions=…&variables=…  (cacheable, small)
 //   mutations: POST /graphql with a JSON body (Strawberry refuses mutations over GET)
+//   /auth/*:   POST with a JSON body; errors come with an HTTP 4xx status
 
 import { OPERATIONS } from "./operations.js";
 
 // A slow network is better served by the offline copy than by a spinner for minutes.
 const TIMEOUT_MS = 20_000;
 
-/** The server answered with a GraphQL error; `code` is extensions.code (e.g. UNAUTHENTICATED). */
+/**
+ * The server refused: `code` is extensions.code (e.g. UNAUTHENTICATED), `field` the input it
+ * is about, `retryAfter` the seconds to wait when rate limited (else null).
+ */
 export class ApiError extends Error {
-  constructor(message, { code = "UNKNOWN", field = null, status = 0 } = {}) {
+  constructor(message, { code = "UNKNOWN", field = null, status = 0, retryAfter = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.field = field;
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -62,37 +68,78 @@ function persistedQuery(operationName) {
   return { persistedQuery: { version: 1, sha256Hash } };
 }
 
-async function send(url, init) {
+/**
+ * POST JSON to a REST endpoint (the /auth ceremonies); resolves to the JSON answer.
+ * `signal` cancels the request (it then rejects with the signal's reason).
+ */
+export async function postJson(path, body, { signal } = {}) {
+  const { response, text } = await exchange(
+    path,
+    {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    },
+    signal,
+  );
+  const data = parseJson(text);
+  if (!response.ok) {
+    const first = data?.errors?.[0];
+    const seconds = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+    throw new ApiError(first?.message ?? `HTTP ${response.status}`, {
+      code: first?.extensions?.code ?? (response.status >= 500 ? "SERVER_ERROR" : "BAD_RESPONSE"),
+      field: first?.extensions?.field ?? null,
+      status: response.status,
+      retryAfter: Number.isFinite(seconds) ? seconds : null,
+    });
+  }
+  if (data === null) throw new ApiError(`HTTP ${response.status}`, { code: "BAD_RESPONSE" });
+  return data;
+}
+
+/** One request with a timeout; NetworkError when no answer arrives. */
+async function exchange(url, init, signal) {
+  if (signal?.aborted) throw signal.reason;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
-  let response;
-  let text;
+  const cancel = () => controller.abort(signal.reason);
+  signal?.addEventListener("abort", cancel, { once: true });
   try {
     // no-store: personal data must not linger in the HTTP cache after sign-out.
-    response = await fetch(url, {
+    const response = await fetch(url, {
       ...init,
       credentials: "same-origin",
       cache: "no-store",
       signal: controller.signal,
     });
-    text = await response.text();
+    return { response, text: await response.text() };
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     throw new NetworkError(`${init.method} ${url.split("?")[0]}: no response`, { cause: error });
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", cancel);
   }
-  let body = null;
+}
+
+function parseJson(text) {
   try {
-    body = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    /* not JSON: a proxy's error page, for example */
+    return null; // not JSON: a proxy's error page, for example
   }
+}
+
+async function send(url, init) {
+  const { response, text } = await exchange(url, init);
+  const body = parseJson(text);
   const first = body?.errors?.[0];
   if (first) {
     throw new ApiError(first.message ?? "GraphQL error", {
       code: first.extensions?.code ?? "UNKNOWN",
       field: first.extensions?.field ?? null,
       status: response.status,
+      retryAfter: first.extensions?.retryAfter ?? null,
     });
   }
   if (!response.ok || !body?.data) {

@@ -1,8 +1,11 @@
-// The app: which view to show, loading and caching the dashboard, sign-out, language, offline.
+// The app: routes and views, loading and caching the dashboard, sign-in and sign-out,
+// language, offline. The signed-out pages live in signin.js, the security page in security.js.
 
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
 import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
+import { securityPage } from "./security.js";
+import { signInPages } from "./signin.js";
 import { clearPersonalData, loadSnapshot, saveSnapshot } from "./store.js";
 import * as views from "./views.js";
 
@@ -10,7 +13,8 @@ const DASHBOARD = "Dashboard";
 // Set while a sign-out could not reach the server: the session cookie (HttpOnly) is still
 // valid, so the next time we are online the sign-out is finished before anything is loaded.
 const PENDING_SIGN_OUT = "duo.signOutPending";
-// Other open tabs of the app hear about a sign-out here and stop showing personal data.
+// Other open tabs of the app hear about a sign-out here and stop showing personal data (and
+// about a sign-in, so that they load the dashboard).
 const tabs = "BroadcastChannel" in self ? new BroadcastChannel("duo-abroad") : null;
 
 const el = {
@@ -31,49 +35,94 @@ const state = {
   loading: false,
   // Bumped on sign-out: a response that arrives afterwards belongs to the old session.
   generation: 0,
+  // The server said there is no session: the sign-in page can show without asking again.
+  signedOut: false,
 };
 
-// The router: view name -> function that builds it. There is one URL; state picks the view.
-const VIEWS = {
-  loading: () => views.loadingView(),
-  signedOut: () => views.signedOutView(),
-  offline: () => views.offlineView({ onRetry: () => refresh({ announce: true }) }),
-  error: (options) =>
-    views.errorView({
-      outdated: options.outdated,
-      onRetry: () => refresh({ announce: true }),
-      onReload: reloadApp,
-    }),
-  dashboard: () => views.dashboardView(state.viewer, { onMarkRead: markRead }),
+// What the pages may do with the app (signin.js, security.js).
+const host = {
+  view: () => state.view,
+  show,
+  render,
+  announce,
+  signedIn,
+  sessionEnded: (error) => handleLoadError(error),
+  signedOutEverywhere,
 };
+
+// The router's pages: view name -> { render(options), enter?(options), leave?() }.
+// Routes (#/activate, #/link/…) pick some of them; state picks the rest.
+const PAGES = {
+  loading: { render: () => views.loadingView() },
+  offline: { render: () => views.offlineView({ onRetry: () => refresh({ announce: true }) }) },
+  error: {
+    render: (options) =>
+      views.errorView({
+        outdated: options.outdated,
+        onRetry: () => refresh({ announce: true }),
+        onReload: reloadApp,
+      }),
+  },
+  dashboard: { render: () => views.dashboardView(state.viewer, { onMarkRead: markRead }) },
+  ...signInPages(host),
+  security: securityPage(host),
+};
+// Views that show the signed-in header (section links, sign-out).
+const SIGNED_IN = new Set(["dashboard", "security"]);
+// Views of the home route ("/"): what the Dashboard query decides between. A load that
+// finishes while another page is on screen (activation, security, …) must not replace it.
+const HOME = new Set(["loading", "dashboard", "offline", "error", "signedOut"]);
 
 /** Switch to a view; `focus` moves keyboard and screen-reader focus to its heading. */
 function show(view, { focus = false, ...options } = {}) {
   const focusWasInView = el.view.contains(document.activeElement);
-  const changed = view !== state.view;
+  const previous = state.view;
+  const changed = view !== previous;
+  if (changed) PAGES[previous]?.leave?.();
   state.view = view;
   state.options = options;
-  render();
+  render({ keepInput: !changed });
   // Focus inside the old view was removed with it: put it on the new view's heading.
   if (focus || (changed && focusWasInView)) document.getElementById("view-title")?.focus();
+  if (changed) PAGES[view].enter?.(options);
 }
 
-/** Draw the current view again (also after a language change), keeping open <details>. */
-function render() {
+/**
+ * Draw the current view again (also after a language change), keeping open <details>, what
+ * was typed into fields (`keepInput`: not when a new view takes over), and focus.
+ */
+function render({ keepInput = true } = {}) {
   const open = [...el.view.querySelectorAll("details[open]")].map((d) => d.id);
+  const typed = keepInput
+    ? [...el.view.querySelectorAll("input[id]")].map((input) => [
+        input.id,
+        input.type === "checkbox" ? input.checked : input.value,
+      ])
+    : [];
   const focused = el.view.contains(document.activeElement)
     ? document.activeElement.closest("[id]")?.id
     : null;
-  el.view.replaceChildren(...VIEWS[state.view](state.options));
+  el.view.replaceChildren(...PAGES[state.view].render(state.options));
   for (const id of open) document.getElementById(id)?.setAttribute("open", "");
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (!input || input.readOnly) continue;
+    if (input.type === "checkbox") input.checked = value;
+    else input.value = value;
+  }
   if (focused) {
     const target = document.getElementById(focused);
     (target?.matches("details") ? target.querySelector("summary") : target)?.focus();
   }
-  const signedIn = state.view === "dashboard";
+  const signedIn = SIGNED_IN.has(state.view);
   el.nav.hidden = !signedIn;
   el.signOut.hidden = !signedIn;
-  el.banner.hidden = !(signedIn && state.offline);
+  for (const link of el.nav.querySelectorAll("a")) {
+    const current = link.getAttribute("href") === `#/${state.view}`;
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  el.banner.hidden = !(state.view === "dashboard" && state.offline);
   el.banner.textContent = el.banner.hidden
     ? ""
     : t("status.offline", { time: fmt.timestamp(state.fetchedAt, getLanguage()) });
@@ -99,13 +148,17 @@ async function refresh({ announce: say = false } = {}) {
     state.viewer = data.viewer;
     state.fetchedAt = Date.now();
     state.offline = false;
-    show("dashboard");
-    if (say || el.live.textContent) announce(t("status.updated"));
+    state.signedOut = false;
+    if (HOME.has(state.view)) {
+      show("dashboard");
+      if (say || el.live.textContent) announce(t("status.updated"));
+    }
     // Stored after the fetch completed: no transaction is open while the network is awaited.
     await saveSnapshot(DASHBOARD, data.viewer, state.fetchedAt).catch(warn);
   } catch (error) {
     if (generation !== state.generation) return;
-    await handleLoadError(error);
+    if (HOME.has(state.view) || isUnauthenticated(error)) await handleLoadError(error);
+    else warn(error);
   } finally {
     state.loading = false;
   }
@@ -117,8 +170,13 @@ async function handleLoadError(error) {
   } else if (isUnauthenticated(error)) {
     // The session ended (expired, or signed out elsewhere): what it showed must go too.
     await forgetPersonalData();
-    announce("");
-    show("signedOut");
+    state.signedOut = true;
+    // Pages of the signed-out flows stay (someone may be halfway through activating).
+    if (HOME.has(state.view) || SIGNED_IN.has(state.view)) {
+      if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
+      announce("");
+      show("signedOut");
+    }
   } else {
     warn(error);
     if (state.viewer) {
@@ -180,9 +238,13 @@ async function signOut() {
   await forgetPersonalData();
   setPendingSignOut(true);
   tabs?.postMessage({ type: "signed-out" });
-  show("signedOut", { focus: true });
+  if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
+  // Passkey autofill waits until the server has ended this session (see below).
+  show("signedOut", { focus: true, autofill: false });
   await finishSignOut();
   el.signOut.disabled = false;
+  // A sign-in must not race the sign-out request: it would end the new session instead.
+  if (state.view === "signedOut") PAGES.signedOut.resume();
 }
 
 async function finishSignOut() {
@@ -196,8 +258,38 @@ async function finishSignOut() {
   }
   // Again after the request: another open tab may have stored its copy in the meantime.
   await forgetPersonalData();
-  if (state.view !== "signedOut") show("signedOut");
+  state.signedOut = true;
+  if (HOME.has(state.view) || SIGNED_IN.has(state.view)) {
+    if (state.view !== "signedOut") show("signedOut");
+    announce(t(message));
+  }
+}
+
+/** "Sign out everywhere" succeeded on the server (security page): now this device. */
+async function signedOutEverywhere() {
+  state.generation += 1;
+  await forgetPersonalData();
+  tabs?.postMessage({ type: "signed-out" });
+  state.signedOut = true;
+  history.replaceState(null, "", "/");
+  show("signedOut", { focus: true });
+  announce(t("status.signedOutEverywhere"));
+}
+
+/** A passkey ceremony signed someone in (or a registration did): load their dashboard. */
+async function signedIn({ message = "status.signedIn" } = {}) {
+  state.generation += 1;
+  state.signedOut = false;
+  state.loading = false;
+  // The new session replaced the old one on the server, so no sign-out is left to finish;
+  // and nothing from an earlier account may show, even for a moment.
+  setPendingSignOut(false);
+  await forgetPersonalData();
+  if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
+  show("loading", { focus: true });
   announce(t(message));
+  tabs?.postMessage({ type: "signed-in" });
+  await refresh();
 }
 
 async function forgetPersonalData() {
@@ -222,6 +314,43 @@ function setPendingSignOut(pending) {
   } catch {
     /* private mode: the server-side sign-out is then only tried once */
   }
+}
+
+// --- routes: #/activate, #/recover, #/link/<token>, #/security; anything else is home ---
+
+function parseRoute(hash) {
+  if (!hash.startsWith("#/")) return { name: "home", anchor: decodeURIComponent(hash.slice(1)) };
+  const [name, ...rest] = hash.slice(2).split("/");
+  if (name === "link") return { name: "deviceLink", token: rest.join("/") };
+  if (name === "activate" || name === "recover" || name === "security") return { name };
+  return { name: "home", anchor: "" };
+}
+
+function navigate() {
+  const route = parseRoute(location.hash);
+  if (route.name === "home") {
+    goHome(route.anchor);
+  } else if (route.name === "security" && pendingSignOut()) {
+    goHome(""); // finishes the sign-out first, then shows the sign-in page
+  } else {
+    show(route.name, { token: route.token });
+  }
+}
+
+function goHome(anchor) {
+  // An in-page link (skip link, a dashboard section): the browser scrolls, nothing to route.
+  if (anchor && document.getElementById(anchor)) return;
+  if (state.view === "dashboard") return;
+  if (state.viewer) {
+    show("dashboard");
+    refresh();
+  } else if (state.signedOut && !pendingSignOut()) {
+    show("signedOut");
+  } else {
+    show("loading");
+    refresh();
+  }
+  if (anchor) document.getElementById(anchor)?.scrollIntoView();
 }
 
 function registerServiceWorker() {
@@ -266,14 +395,22 @@ async function start() {
   });
   el.signOut.addEventListener("click", signOut);
   tabs?.addEventListener("message", (event) => {
+    if (event.data?.type === "signed-in" && state.view === "signedOut") {
+      state.signedOut = false;
+      show("loading");
+      refresh();
+    }
     if (event.data?.type !== "signed-out") return;
     state.generation += 1;
     state.viewer = null;
     state.fetchedAt = null;
     state.offline = false;
-    show("signedOut");
+    state.signedOut = true;
+    if (HOME.has(state.view) || SIGNED_IN.has(state.view)) show("signedOut");
   });
   window.addEventListener("online", () => {
+    // Only the home views show server data; the sign-in page only has a sign-out to finish.
+    if (!HOME.has(state.view) || (state.view === "signedOut" && !pendingSignOut())) return;
     announce(t("status.backOnline"));
     refresh({ announce: true });
   });
@@ -285,6 +422,11 @@ async function start() {
     announce(t("status.offlineNow"));
   });
   registerServiceWorker();
+  window.addEventListener("hashchange", navigate);
+  if (parseRoute(location.hash).name !== "home") {
+    navigate();
+    return;
+  }
 
   // Show the stored copy at once (slow networks), then ask the server.
   const stored = pendingSignOut() ? null : await loadSnapshot(DASHBOARD).catch(warn);

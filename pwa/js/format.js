@@ -3,6 +3,8 @@
 // "en" alone formats dates the US way (month first); DUO's English readers live everywhere.
 const LOCALES = { en: "en-GB", nl: "nl-NL" };
 const DAY_MS = 24 * 60 * 60 * 1000;
+// DUO's deadlines are Dutch calendar days: they end at midnight in the Netherlands.
+export const DUTCH_TIME_ZONE = "Europe/Amsterdam";
 
 function locale(lang) {
   return LOCALES[lang] ?? LOCALES.en;
@@ -41,6 +43,45 @@ export function dateTime(iso, lang, timeZone) {
     timeZone,
     timeZoneName: "short",
   }).format(new Date(iso));
+}
+
+/** The calendar date a moment falls on in the Netherlands, e.g. "31 December 2026". */
+export function dutchDate(iso, lang) {
+  return new Intl.DateTimeFormat(locale(lang), {
+    dateStyle: "long",
+    timeZone: DUTCH_TIME_ZONE,
+  }).format(new Date(iso));
+}
+
+/** The same moment as "2026-12-31" in the Netherlands (for <time datetime>). */
+export function dutchIsoDate(iso) {
+  return new Intl.DateTimeFormat("en-CA", {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    timeZone: DUTCH_TIME_ZONE,
+  }).format(new Date(iso));
+}
+
+/** Does the clock read the same in both time zones at this moment? */
+export function sameWallClock(iso, zoneA, zoneB) {
+  const wallClock = (timeZone) =>
+    new Intl.DateTimeFormat("en-CA", { dateStyle: "short", timeStyle: "short", timeZone }).format(
+      new Date(iso),
+    );
+  try {
+    return wallClock(zoneA) === wallClock(zoneB);
+  } catch {
+    return true; // an unknown zone: show the Dutch date only
+  }
+}
+
+/** A wait in seconds as "45 seconds" or "15 minutes" (rounded up). */
+export function duration(seconds, lang) {
+  const [value, unit] = seconds < 90 ? [seconds, "second"] : [Math.ceil(seconds / 60), "minute"];
+  return new Intl.NumberFormat(locale(lang), { style: "unit", unit, unitDisplay: "long" }).format(
+    value,
+  );
 }
 
 /** A moment as a short date, in the given time zone (inbox dates). */

@@ -44,6 +44,11 @@ export function t(key, params = {}) {
   );
 }
 
+/** Is there a message for this key (for keys built from server values)? */
+export function has(key) {
+  return key in messages;
+}
+
 /** Like t(), but placeholders may be DOM nodes (e.g. a <time>): returns strings and nodes. */
 export function tParts(key, params = {}) {
   const template = messages[key] ?? key;

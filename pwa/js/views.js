@@ -5,25 +5,12 @@ import * as fmt from "./format.js";
 import { getLanguage, t, tp, tParts } from "./i18n.js";
 
 // Every view has exactly one h1, focusable so app.js can move focus there on a view change.
-function title(text) {
+export function title(text) {
   return h("h1", { id: "view-title", tabindex: "-1" }, text);
 }
 
 export function loadingView() {
   return [title(t("loading.title")), h("p", { class: "loading" }, t("loading.text"))];
-}
-
-export function signedOutView() {
-  return [
-    title(t("signin.title")),
-    h("p", { class: "lead" }, t("signin.text")),
-    // Passkey sign-in (js/passkeys.js, built separately) mounts its controls in this section.
-    h(
-      "section",
-      { id: "signin", class: "card", "aria-labelledby": "view-title" },
-      h("p", {}, t("signin.passkey")),
-    ),
-  ];
 }
 
 export function offlineView({ onRetry }) {
@@ -59,16 +46,17 @@ export function dashboardView(viewer, { onMarkRead }) {
   ];
 }
 
-function section(id, heading, ...content) {
+export function section(id, heading, ...content) {
   return h(
     "section",
     { id, class: "card", "aria-labelledby": `${id}-title` },
-    h("h2", { id: `${id}-title` }, heading),
+    // Focusable: after an action removes the button that had focus, focus lands here.
+    h("h2", { id: `${id}-title`, tabindex: "-1" }, heading),
     ...content,
   );
 }
 
-function facts(rows) {
+export function facts(rows) {
   return h(
     "dl",
     { class: "facts" },
@@ -76,7 +64,7 @@ function facts(rows) {
   );
 }
 
-function time(iso, text) {
+export function time(iso, text) {
   return h("time", { datetime: iso }, text);
 }
 
@@ -147,11 +135,22 @@ function deadlinesSection(deadlines, tz) {
             h("strong", { class: "deadline-when" }, fmt.relativeDays(d.dueAt, lang, tz)),
           ),
           h("p", { class: "deadline-text" }, d.description),
+          // The Dutch calendar day is the deadline; the local moment helps far from the
+          // Netherlands, where "31 December" ends on 1 January (or mid-afternoon).
           h(
             "p",
             { class: "deadline-due" },
-            tParts("deadlines.due", { date: time(d.dueAt, fmt.dateTime(d.dueAt, lang, tz)) }),
+            tParts("deadlines.due", {
+              date: time(fmt.dutchIsoDate(d.dueAt), fmt.dutchDate(d.dueAt, lang)),
+            }),
           ),
+          fmt.sameWallClock(d.dueAt, tz, fmt.DUTCH_TIME_ZONE)
+            ? null
+            : h(
+                "p",
+                { class: "note deadline-local" },
+                tParts("deadlines.local", { moment: time(d.dueAt, fmt.dateTime(d.dueAt, lang, tz)) }),
+              ),
         ),
       ),
     ),

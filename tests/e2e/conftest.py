@@ -16,19 +16,27 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.database import create_engine, create_session_factory
 from api.migrate import upgrade
 from api.settings import PROJECT_ROOT, Settings
+from auth.activation import issue_code
 from auth.cookies import session_cookie_name
 from auth.sessions import create_session
 from records.demo import DEMO_CUSTOMER_NUMBER, seed_demo
@@ -48,6 +56,12 @@ CHROMIUM_ARGS = [
 ]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 READY_TIMEOUT_S = 30.0
+# Given to the server and used here to issue activation codes it accepts (codes are stored
+# as an HMAC under this key). Set explicitly: not the dev default, whatever that becomes.
+SECRET_KEY = "e2e-only-secret-key-0123456789abcdef"
+
+# Assertions wait as long as actions do: the machine may be busy with other test runs.
+expect.set_options(timeout=10_000)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -65,6 +79,17 @@ class LiveServer:
     def new_session_token(self) -> str:
         """A fresh session for the demo person, as the passkey login would create it."""
         return _in_thread(asyncio.run, _create_demo_session(self.database_url))
+
+    def issue_activation_code(self, customer_number: str) -> IssuedActivation:
+        """What DUO staff hand out after an identity check: a code for this person."""
+        return _in_thread(asyncio.run, _issue_activation(self.database_url, customer_number))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedActivation:
+    code: str
+    date_of_birth: date
+    name: str
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +133,7 @@ def live_server(
         "DUO_ENV": "test",
         "PUBLIC_ORIGIN": origin,
         "DATABASE_URL": e2e_database_url,
+        "SECRET_KEY": SECRET_KEY,
         # Persisted queries only, as in production: the PWA must work without query text.
         "GRAPHQL_ADHOC": "0",
     }
@@ -122,7 +148,9 @@ def live_server(
         )
     try:
         _wait_until_ready(f"http://127.0.0.1:{port}/health/ready", process, log_path)
-        settings = Settings(public_origin=origin, database_url=e2e_database_url)
+        settings = Settings(
+            public_origin=origin, database_url=e2e_database_url, secret_key=SECRET_KEY
+        )
         yield LiveServer(
             origin=origin,
             database_url=e2e_database_url,
@@ -147,26 +175,22 @@ def browser(chromium: Path) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def new_phone(browser: Browser, *, locale: str = "en-GB") -> BrowserContext:
     """A fresh profile on a phone-sized screen: no service worker, storage or cookies yet."""
     context = browser.new_context(
         viewport=PHONE,
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
-        locale="en-GB",
+        locale=locale,
         timezone_id="Europe/Amsterdam",
     )
     context.set_default_timeout(10_000)
-    yield context
-    context.close()
+    return context
 
 
-@pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
-    """A page that fails the test on uncaught errors and Content-Security-Policy violations."""
-    page = context.new_page()
+def watch_for_problems(page: Page) -> list[str]:
+    """Collect uncaught errors and Content-Security-Policy violations of a page."""
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
     page.on(
@@ -177,6 +201,21 @@ def page(context: BrowserContext) -> Iterator[Page]:
             else None
         ),
     )
+    return problems
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = new_phone(browser)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A page that fails the test on uncaught errors and Content-Security-Policy violations."""
+    page = context.new_page()
+    problems = watch_for_problems(page)
     yield page
     assert problems == [], problems
 
@@ -228,6 +267,24 @@ async def _create_demo_session(url: str) -> str:
             )
             await db.commit()
             return issued.token
+    finally:
+        await engine.dispose()
+
+
+async def _issue_activation(url: str, customer_number: str) -> IssuedActivation:
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as db:
+            issued = await issue_code(
+                db, secret_key=SECRET_KEY, customer_number=customer_number, issued_by="staff:e2e"
+            )
+            await db.commit()
+            person = issued.person
+            return IssuedActivation(
+                code=issued.code,
+                date_of_birth=person.date_of_birth,
+                name=f"{person.given_names} {person.family_name}",
+            )
     finally:
         await engine.dispose()
 

@@ -47,6 +47,19 @@ def test_locales_have_the_same_keys_and_cover_every_key_the_code_uses() -> None:
     assert used - set(en) - plural == set()
 
 
+def test_message_keys_in_lookup_tables_exist_in_both_languages() -> None:
+    """Keys picked from tables (error codes -> messages) are not t("...") calls: check them."""
+    en, nl = _locale("en"), _locale("nl")
+    prefixes = {key.split(".")[0] for key in en}
+    literals: set[str] = set()
+    for path in (PWA / "js").glob("*.js"):
+        literals |= set(re.findall(r'"([a-z]+(?:\.[A-Za-z]+)+)"', path.read_text("utf-8")))
+    keys = {literal for literal in literals if literal.split(".")[0] in prefixes}
+    plural = {k.rsplit(".", 1)[0] for k in en if k.endswith((".one", ".other"))}
+    assert keys - set(en) - plural == set()
+    assert keys - set(nl) - plural == set()
+
+
 class _InlineCode(HTMLParser):
     """Collects what a `script-src 'self'; style-src 'self'` policy would block."""
 
