@@ -356,6 +356,15 @@ async def finish_registration(
         grant_ok = bool(result.rowcount)  # type: ignore[attr-defined]
     if not grant_ok:
         raise await fail("CHALLENGE_INVALID", errors.CEREMONY_FAILED, "grant_already_used")
+    if pending.purpose is CeremonyPurpose.ACTIVATION:
+        await audit.record(
+            db,
+            action="activation.redeem",
+            outcome="success",
+            meta=meta,
+            person_id=person_id,
+            details={"activation_code_id": str(pending.grant_id)},
+        )
 
     now = utcnow()
     passkey = Passkey(
@@ -369,7 +378,7 @@ async def finish_registration(
         backup_eligible=new.backup_eligible,
         backed_up=new.backed_up,
         created_at=now,
-        last_used_at=now,
+        last_used_at=None,  # "not used yet" until its first sign-in
     )
     db.add(passkey)
     await db.flush()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from api.errors import InvalidInput, NotFound
-from auth import audit, codes, notices, recovery
+from auth import audit, codes, notices, recovery, sessions
 from auth.audit import RequestMeta
 from auth.models import DeviceLink, Passkey, WebSession
 from auth.names import clean_name
@@ -127,9 +127,40 @@ async def renew_recovery_key(
     return key
 
 
-async def end_session(db: AsyncSession, person_id: uuid.UUID, session_id: uuid.UUID) -> None:
+async def end_session(
+    db: AsyncSession, person_id: uuid.UUID, session_id: uuid.UUID, *, meta: RequestMeta
+) -> None:
     result = await db.execute(
         delete(WebSession).where(WebSession.id == session_id, WebSession.person_id == person_id)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound("No such session.", field="id")
+    await audit.record(
+        db,
+        action="session.end",
+        outcome="success",
+        meta=meta,
+        person_id=person_id,
+        details={"session_id": str(session_id)},
+    )
+
+
+async def sign_out(
+    db: AsyncSession, person_id: uuid.UUID, *, token: str | None, meta: RequestMeta
+) -> None:
+    if token:
+        await sessions.end_session(db, token=token)
+    await audit.record(db, action="sign_out", outcome="success", meta=meta, person_id=person_id)
+
+
+async def sign_out_everywhere(db: AsyncSession, person_id: uuid.UUID, *, meta: RequestMeta) -> int:
+    ended = await sessions.end_all_sessions(db, person_id=person_id)
+    await audit.record(
+        db,
+        action="sign_out_everywhere",
+        outcome="success",
+        meta=meta,
+        person_id=person_id,
+        details={"sessions_ended": ended},
+    )
+    return ended

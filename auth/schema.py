@@ -61,6 +61,9 @@ class SecurityEvent:
     outcome: str
     ip_address: str | None
     user_agent: str | None
+    purpose: str | None = strawberry.field(
+        description="How a passkey was added: activation, add, device_link or recovery."
+    )
 
 
 @strawberry.type
@@ -132,6 +135,7 @@ class AccountFields:
                     outcome=e.outcome,
                     ip_address=e.ip_address,
                     user_agent=e.user_agent,
+                    purpose=str(e.details["purpose"]) if "purpose" in e.details else None,
                 )
                 for e in page.items
             ],
@@ -145,9 +149,7 @@ class AuthMutation:
     @strawberry.mutation(description="End this session.")
     async def sign_out(self, info: Ctx) -> bool:
         ctx = info.context
-        ctx.person_id()
-        if ctx.session_token:
-            await ctx.write(sessions.end_session, token=ctx.session_token)
+        await ctx.write(manage.sign_out, ctx.person_id(), token=ctx.session_token, meta=ctx.meta())
         if ctx.response is not None:
             ctx.response.set_cookie(expired_session_cookie(ctx.settings))
         return True
@@ -155,7 +157,7 @@ class AuthMutation:
     @strawberry.mutation(description="End every session of this account, on every device.")
     async def sign_out_everywhere(self, info: Ctx) -> int:
         ctx = info.context
-        ended = await ctx.write(sessions.end_all_sessions, person_id=ctx.person_id())
+        ended = await ctx.write(manage.sign_out_everywhere, ctx.person_id(), meta=ctx.meta())
         if ctx.response is not None:
             ctx.response.set_cookie(expired_session_cookie(ctx.settings))
         return ended
@@ -163,7 +165,7 @@ class AuthMutation:
     @strawberry.mutation(description="End one of this account's sessions.")
     async def end_session(self, info: Ctx, id: strawberry.ID) -> bool:
         ctx = info.context
-        await ctx.write(manage.end_session, ctx.person_id(), parse_uuid(id))
+        await ctx.write(manage.end_session, ctx.person_id(), parse_uuid(id), meta=ctx.meta())
         return True
 
     @strawberry.mutation

@@ -13,7 +13,7 @@ from api.database import utcnow
 from api.settings import Settings
 from auth import sessions
 from auth.cookies import expired_session_cookie, session_cookie, session_cookie_name
-from auth.models import WebSession
+from auth.models import AuditEvent, WebSession
 from tests.support import error_codes, gql, sign_in
 
 IDLE = timedelta(minutes=30)
@@ -103,6 +103,12 @@ async def test_sign_out_ends_the_session_and_clears_the_cookie(
     set_cookie = response.headers["set-cookie"]
     assert "duo_session=" in set_cookie
     assert "Max-Age=0" in set_cookie
+    audited = await db.scalar(
+        select(func.count()).where(
+            AuditEvent.person_id == me.person["id"], AuditEvent.action == "sign_out"
+        )
+    )
+    assert audited == 1
     # Even a client that ignores the cleared cookie is signed out server-side.
     client.cookies.set("duo_session", token)
     body = await gql(client, "{ viewer { person { id } } }")
