@@ -35,9 +35,9 @@ def add_form_commands(sub: Any) -> None:
 
 
 def _set_status(args: argparse.Namespace, settings: Settings) -> int:
-    from api.database import create_engine, create_session_factory
+    from api.database import begin_write, create_engine, create_session_factory
     from api.errors import DomainError
-    from forms import service
+    from forms import status
     from forms.catalogue import load_catalogue
     from forms.models import SubmissionStatus
 
@@ -51,8 +51,9 @@ def _set_status(args: argparse.Namespace, settings: Settings) -> int:
         engine = create_engine(settings.database_url)
         try:
             async with create_session_factory(engine)() as db:
+                await begin_write(db)
                 try:
-                    row = await service.set_status(
+                    row = await status.set_status(
                         db,
                         client_id,
                         status=SubmissionStatus(args.status),

@@ -29,6 +29,7 @@ from litestar.response import Stream
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.database import begin_write
 from api.errors import DomainError, Unauthenticated
 from api.settings import Settings
 from auth import sessions
@@ -106,6 +107,7 @@ async def _unit(
     settings: Settings = request.app.state.settings
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
     async with factory() as db:
+        await begin_write(db)  # SQLite: take the write lock first (see api.database)
         try:
             token = request.cookies.get(session_cookie_name(settings))
             principal = None

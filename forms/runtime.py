@@ -35,7 +35,8 @@ def build_runtime(
             catalogue=catalogue,
             signer=signer,
             grace=settings.forms_grace_period,
-            issuer=settings.public_origin,
+            # Receipts share the extracts' key, so also their `iss` (PUBLIC_ORIGIN by default).
+            issuer=settings.extract_issuer or settings.public_origin,
         ),
         limits=UploadLimits(max_bytes=settings.forms_attachment_max_bytes),
     )

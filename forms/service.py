@@ -1,29 +1,31 @@
-"""Submitting forms exactly once, listing them, and changing their status.
+"""Submitting forms exactly once (alone or as a batch), and reading them back.
 
-Idempotency (issue 5): the outbox's client UUID is a UNIQUE column. A submission is inserted
-inside a SAVEPOINT; when the insert hits the constraint, whoever committed first won, and the
-loser answers with the winner's row: the same receipt, nothing stored twice, whichever
-process or connection the replays came through. There is no check-then-insert: the SELECT
-beforehand only saves work for plain replays.
+Idempotency (issue 5): the outbox's client UUID is a UNIQUE column. A batch is inserted with
+one INSERT … ON CONFLICT (client_id) DO NOTHING: where the constraint says another transaction
+stored the id first, that one won, and the entry answers with the winner's row: the same
+receipt, nothing stored twice, whichever process or connection the replays came through.
+There is no check-then-insert: the SELECT beforehand only saves work for plain replays.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from api.errors import InvalidInput, NotFound
 from api.pagination import Page, paginate
-from forms.catalogue import Catalogue, FormVersion
+from forms import uploads
+from forms.catalogue import Catalogue
 from forms.models import FormAttachment, FormSubmission, SubmissionStatus
 from forms.receipts import (
     ReceiptSigner,
@@ -33,8 +35,6 @@ from forms.receipts import (
     sign_receipt,
 )
 from forms.validation import FieldError, error, validate_content
-from notifications.models import MessageKind
-from notifications.service import post_message
 from records.models import Person
 
 log = structlog.get_logger("forms")
@@ -74,8 +74,15 @@ class Policy:
     issuer: str
 
 
-class _AttachmentTaken(Exception):
-    """Another submission linked one of the attachments first (rolls back the savepoint)."""
+@dataclass(slots=True)
+class _Ready:
+    """A valid entry, signed and about to be inserted."""
+
+    index: int
+    entry: SubmissionInput
+    digest: str
+    row: dict[str, Any]
+    attachment_ids: list[uuid.UUID]
 
 
 async def submit(
@@ -103,16 +110,14 @@ async def submit(
             outcomes[i] = _invalid(entry.client_id, [error("INVALID_CLIENT_ID", language)])
         else:
             parsed.append((i, client_id, entry))
-    stored = {
-        row.client_id: row
-        for row in await db.scalars(
-            select(FormSubmission).where(FormSubmission.client_id.in_([p[1] for p in parsed]))
-        )
-    }
-    # Insert in client-id order: two batches racing over the same ids then take the unique
-    # index's locks in the same order and wait for each other instead of deadlocking.
-    for i, client_id, entry in sorted(parsed, key=lambda p: p[1]):
-        outcomes[i] = await _submit_one(
+    stored = await _by_client_id(db, [p[1] for p in parsed])
+
+    ready: dict[uuid.UUID, _Ready] = {}
+    # Entries answered after the insert, as a replay of the row stored under their id:
+    # repeats within this batch, and ids that another transaction stored first.
+    later: list[tuple[int, uuid.UUID, SubmissionInput, str]] = []
+    for i, client_id, entry in parsed:
+        prepared = await _prepare(
             db,
             person_id,
             client_id,
@@ -122,6 +127,40 @@ async def submit(
             language=language,
             now=now,
         )
+        if isinstance(prepared, Outcome):
+            outcomes[i] = prepared
+        elif client_id in ready:
+            later.append((i, client_id, entry, prepared.digest))
+        else:
+            prepared.index = i
+            ready[client_id] = prepared
+
+    inserted = await _insert(db, [ready[k] for k in sorted(ready)])
+    taken: dict[uuid.UUID, Outcome] = {}
+    for client_id, item in ready.items():
+        row = inserted.get(client_id)
+        if row is None:
+            later.append((item.index, client_id, item.entry, item.digest))
+        elif item.attachment_ids and not await _link(db, person_id, row, item.attachment_ids):
+            taken[client_id] = _invalid(
+                item.entry.client_id, [error("ATTACHMENT_IN_USE", language)]
+            )
+            outcomes[item.index] = taken[client_id]
+        else:
+            outcomes[item.index] = Outcome(
+                client_id=item.entry.client_id, status="accepted", submission=row
+            )
+    if later:
+        winners = await _by_client_id(db, [client_id for _, client_id, _, _ in later])
+        for index, client_id, entry, digest in later:
+            winner = winners.get(client_id)
+            if winner is not None:
+                outcomes[index] = _replay(winner, person_id, entry, digest, language)
+            elif client_id in taken:
+                outcomes[index] = replace(taken[client_id], client_id=entry.client_id)
+            else:  # pragma: no cover - a conflicting row cannot vanish: rows are never deleted
+                raise RuntimeError("a submission that conflicted is gone")
+
     done = [o for o in outcomes if o is not None]
     log.info(
         "forms.submitted",
@@ -131,6 +170,15 @@ async def submit(
         invalid=sum(o.status == "invalid" for o in done),
     )
     return done
+
+
+async def _by_client_id(
+    db: AsyncSession, client_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, FormSubmission]:
+    if not client_ids:
+        return {}
+    rows = await db.scalars(select(FormSubmission).where(FormSubmission.client_id.in_(client_ids)))
+    return {row.client_id: row for row in rows}
 
 
 def _client_id(raw: str) -> uuid.UUID | None:
@@ -165,7 +213,7 @@ def _replay(
     return Outcome(client_id=entry.client_id, status="accepted", submission=row, replayed=True)
 
 
-async def _submit_one(
+async def _prepare(
     db: AsyncSession,
     person_id: uuid.UUID,
     client_id: uuid.UUID,
@@ -175,7 +223,8 @@ async def _submit_one(
     policy: Policy,
     language: str,
     now: datetime,
-) -> Outcome:
+) -> Outcome | _Ready:
+    """Check one entry and sign its receipt; an Outcome when it is settled without an insert."""
     raw = canonical_json(entry.content)
     if len(raw) > MAX_CONTENT_BYTES:
         return _invalid(entry.client_id, [error("CONTENT_TOO_LARGE", language)])
@@ -195,7 +244,9 @@ async def _submit_one(
     )
     if errors or not isinstance(entry.content, dict):  # every schema says "type": "object"
         return _invalid(entry.client_id, errors)
-    attachments, errors = await _attachments(db, person_id, form, entry.content, language)
+    attachments, errors = await uploads.check_references(
+        db, person_id, form, entry.content, language
+    )
     if errors:
         return _invalid(entry.client_id, errors)
 
@@ -214,42 +265,49 @@ async def _submit_one(
             ],
         ),
     )
-    row = FormSubmission(
-        client_id=client_id,
-        person_id=person_id,
-        form_id=form.form_id,
-        form_version=form.version,
-        content=entry.content,
-        content_sha256=digest,
-        status=SubmissionStatus.RECEIVED,
-        received_at=now,
-        status_changed_at=now,
-        receipt=receipt,
+    row = {
+        "id": uuid.uuid4(),
+        "client_id": client_id,
+        "person_id": person_id,
+        "form_id": form.form_id,
+        "form_version": form.version,
+        "content": entry.content,
+        "content_sha256": digest,
+        "status": SubmissionStatus.RECEIVED,
+        "status_reason": None,
+        "received_at": now,
+        "status_changed_at": now,
+        "receipt": receipt,
+    }
+    return _Ready(-1, entry, digest, row, [a.id for a in attachments])
+
+
+async def _insert(db: AsyncSession, items: list[_Ready]) -> dict[uuid.UUID, FormSubmission]:
+    """One INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING for the whole batch.
+
+    The unique index decides: a row whose id another transaction holds is skipped (on
+    PostgreSQL after waiting for that transaction to end) and answered as a replay. Rows go
+    in client-id order, so two batches with the same ids take the index's locks in the same
+    order and wait for each other instead of deadlocking.
+    """
+    if not items:
+        return {}
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(FormSubmission)
+        .values([item.row for item in items])
+        .on_conflict_do_nothing(index_elements=[FormSubmission.client_id])
+        .returning(FormSubmission)
     )
-    try:
-        async with db.begin_nested():
-            db.add(row)
-            await db.flush()
-            if attachments:
-                await _link(db, person_id, row.id, [a.id for a in attachments])
-    except IntegrityError:
-        # A replay committed first (another request, process or connection): answer as it.
-        winner = await db.scalar(
-            select(FormSubmission).where(FormSubmission.client_id == client_id)
-        )
-        if winner is None:
-            raise
-        return _replay(winner, person_id, entry, digest, language)
-    except _AttachmentTaken:
-        return _invalid(entry.client_id, [error("ATTACHMENT_IN_USE", language)])
-    return Outcome(client_id=entry.client_id, status="accepted", submission=row)
+    return {row.client_id: row for row in await db.scalars(stmt)}
 
 
 async def _link(
-    db: AsyncSession, person_id: uuid.UUID, submission_id: uuid.UUID, ids: list[uuid.UUID]
-) -> None:
+    db: AsyncSession, person_id: uuid.UUID, row: FormSubmission, ids: list[uuid.UUID]
+) -> bool:
+    """Attach the files to the new row; if one was taken meanwhile, drop the row instead."""
     # Conditional UPDATE: of two submissions racing for one file, exactly one links it.
-    result = await db.execute(
+    linked = await db.execute(
         update(FormAttachment)
         .where(
             FormAttachment.id.in_(ids),
@@ -257,58 +315,24 @@ async def _link(
             FormAttachment.submission_id.is_(None),
             FormAttachment.completed_at.is_not(None),
         )
-        .values(submission_id=submission_id)
+        .values(submission_id=row.id)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != len(ids):  # type: ignore[attr-defined]
-        raise _AttachmentTaken()
-
-
-def attachment_refs(form: FormVersion, content: dict[str, Any]) -> list[tuple[str, str]]:
-    """(JSON Pointer, attachment id) for every attachment the content names, in order."""
-    refs: list[tuple[str, str]] = []
-    for path in form.attachment_fields:
-        value: Any = content
-        for part in path.lstrip("/").split("/"):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, str):
-            refs.append((path, value))
-        elif isinstance(value, list):
-            refs.extend((f"{path}/{i}", v) for i, v in enumerate(value) if isinstance(v, str))
-    return refs
-
-
-async def _attachments(
-    db: AsyncSession,
-    person_id: uuid.UUID,
-    form: FormVersion,
-    content: dict[str, Any],
-    language: str,
-) -> tuple[list[FormAttachment], list[FieldError]]:
-    refs = [(path, _client_id(raw)) for path, raw in attachment_refs(form, content)]
-    ids = [i for _, i in refs if i is not None]
-    rows = {}
-    if ids:
-        # Scoped by person: someone else's attachment is "not found", like a missing one.
-        found = await db.scalars(
-            select(FormAttachment).where(
-                FormAttachment.id.in_(ids), FormAttachment.person_id == person_id
-            )
-        )
-        rows = {r.id: r for r in found}
-    attachments: list[FormAttachment] = []
-    errors: list[FieldError] = []
-    for path, attachment_id in refs:
-        row = rows.get(attachment_id) if attachment_id else None
-        if row is None:
-            errors.append(error("ATTACHMENT_NOT_FOUND", language, path))
-        elif row.completed_at is None:
-            errors.append(error("ATTACHMENT_INCOMPLETE", language, path))
-        elif row.submission_id is not None:
-            errors.append(error("ATTACHMENT_IN_USE", language, path))
-        else:
-            attachments.append(row)
-    return attachments, errors
+    if linked.rowcount == len(ids):  # type: ignore[attr-defined]
+        return True
+    await db.execute(
+        update(FormAttachment)
+        .where(FormAttachment.submission_id == row.id)
+        .values(submission_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    await db.execute(
+        delete(FormSubmission)
+        .where(FormSubmission.id == row.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.expunge(row)
+    return False
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -356,73 +380,3 @@ async def attachments_of(
             if row.submission_id is not None:
                 found[row.submission_id].append(row)
     return found
-
-
-# --- status (DUO staff) ---------------------------------------------------------------------
-
-_NOTICES = {
-    (SubmissionStatus.PROCESSED, "en"): (
-        "Your form has been processed",
-        "DUO has processed your form “{title}”, received on {day} (reference {ref}).",
-    ),
-    (SubmissionStatus.PROCESSED, "nl"): (
-        "Uw formulier is verwerkt",
-        "DUO heeft uw formulier “{title}” verwerkt, ontvangen op {day} (kenmerk {ref}).",
-    ),
-    (SubmissionStatus.REJECTED, "en"): (
-        "Your form could not be processed",
-        "DUO could not process your form “{title}”, received on {day} (reference {ref}).\n\n"
-        "Reason: {reason}",
-    ),
-    (SubmissionStatus.REJECTED, "nl"): (
-        "Uw formulier kon niet worden verwerkt",
-        "DUO kon uw formulier “{title}”, ontvangen op {day} (kenmerk {ref}), niet verwerken."
-        "\n\nReden: {reason}",
-    ),
-}
-
-
-async def set_status(
-    db: AsyncSession,
-    client_id: uuid.UUID,
-    *,
-    status: SubmissionStatus,
-    reason: str | None,
-    catalogue: Catalogue,
-    now: datetime | None = None,
-) -> FormSubmission:
-    """received → processed | rejected (with a reason); announced in the person's inbox."""
-    reason = (reason or "").strip() or None
-    if status == SubmissionStatus.RECEIVED:
-        raise InvalidInput("A submission can only become processed or rejected.", field="status")
-    if status == SubmissionStatus.REJECTED and reason is None:
-        raise InvalidInput("Say why the submission is rejected.", field="reason")
-    row = await db.scalar(
-        select(FormSubmission).where(FormSubmission.client_id == client_id).with_for_update()
-    )
-    if row is None:
-        raise NotFound("No such submission.", field="id")
-    if row.status != SubmissionStatus.RECEIVED:
-        raise InvalidInput(f"This submission is already {row.status.value}.", field="status")
-    row.status = status
-    row.status_reason = reason
-    row.status_changed_at = now or utcnow()
-    person = await db.get(Person, row.person_id)
-    language = person.preferred_language if person and person.preferred_language == "nl" else "en"
-    form = catalogue.get(row.form_id, row.form_version)
-    subject, body = _NOTICES[(status, language)]
-    await post_message(
-        db,
-        row.person_id,
-        kind=MessageKind.FORM_STATUS,
-        subject=subject,
-        body=body.format(
-            title=form.title[language] if form else row.form_id,
-            day=row.received_at.date().isoformat(),
-            ref=str(row.client_id)[:8],
-            reason=reason or "",
-        ),
-    )
-    await db.flush()
-    log.info("forms.status_changed", submission=str(row.client_id), status=status.value)
-    return row

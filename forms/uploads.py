@@ -1,4 +1,4 @@
-"""Resumable attachment uploads: create, append chunks at an offset, complete with a checksum.
+"""Resumable attachment uploads (create, chunks at an offset, completion), and their use by forms.
 
 A phone on a flaky network uploads evidence once, in chunks it can resume from the offset the
 server reports, and then refers to the attachment by id in as many submission retries as it
@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,9 @@ from forms.attachments import (
     plausible_end,
     sniff,
 )
+from forms.catalogue import FormVersion
 from forms.models import FormAttachment
+from forms.validation import FieldError, error
 
 # Unsubmitted attachments are kept this long: long enough for an outbox entry to wait for a
 # fix ("needs attention"), short enough that abandoned uploads do not pile up.
@@ -104,7 +107,9 @@ async def create_upload(
         )
     pending = await db.scalar(
         select(func.count()).where(
-            FormAttachment.person_id == person_id, FormAttachment.submission_id.is_(None)
+            FormAttachment.person_id == person_id,
+            FormAttachment.submission_id.is_(None),
+            FormAttachment.expires_at > now,
         )
     )
     if (pending or 0) >= MAX_PENDING_UPLOADS:
@@ -278,3 +283,61 @@ async def expired_uploads(db: AsyncSession, *, now: datetime | None = None) -> S
     if keys:
         await db.execute(delete(FormAttachment).where(*condition))
     return keys
+
+
+# --- references from a submission -----------------------------------------------------------
+
+
+def attachment_refs(form: FormVersion, content: dict[str, Any]) -> list[tuple[str, str]]:
+    """(JSON Pointer, attachment id) for every attachment the content names, in order."""
+    refs: list[tuple[str, str]] = []
+    for path in form.attachment_fields:
+        value: Any = content
+        for part in path.lstrip("/").split("/"):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            refs.append((path, value))
+        elif isinstance(value, list):
+            refs.extend((f"{path}/{i}", v) for i, v in enumerate(value) if isinstance(v, str))
+    return refs
+
+
+async def check_references(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    form: FormVersion,
+    content: dict[str, Any],
+    language: str,
+) -> tuple[list[FormAttachment], list[FieldError]]:
+    """The attachments a submission names, or field errors where one is not usable."""
+    refs = [(path, _uuid(raw)) for path, raw in attachment_refs(form, content)]
+    ids = [i for _, i in refs if i is not None]
+    rows = {}
+    if ids:
+        # Scoped by person: someone else's attachment is "not found", like a missing one.
+        found = await db.scalars(
+            select(FormAttachment).where(
+                FormAttachment.id.in_(ids), FormAttachment.person_id == person_id
+            )
+        )
+        rows = {r.id: r for r in found}
+    attachments: list[FormAttachment] = []
+    errors: list[FieldError] = []
+    for path, attachment_id in refs:
+        row = rows.get(attachment_id) if attachment_id else None
+        if row is None:
+            errors.append(error("ATTACHMENT_NOT_FOUND", language, path))
+        elif row.completed_at is None:
+            errors.append(error("ATTACHMENT_INCOMPLETE", language, path))
+        elif row.submission_id is not None:
+            errors.append(error("ATTACHMENT_IN_USE", language, path))
+        else:
+            attachments.append(row)
+    return attachments, errors
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None

@@ -20,13 +20,22 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
+from api.database import utcnow
 from api.settings import Settings
 from forms import service
 from forms.catalogue import load_catalogue
-from forms.models import FormSubmission
+from forms.models import FormAttachment, FormSubmission
 from forms.receipts import JoseReceiptSigner
 from records.models import Person
-from tests.forms.support import ADDRESS_V2, BANK_IBAN, QUESTION, SUBMIT_FORM, entry, submit
+from tests.forms.support import (
+    ADDRESS_V2,
+    BANK_IBAN,
+    QUESTION,
+    SUBMIT_FORM,
+    entry,
+    income,
+    submit,
+)
 from tests.support import add_person, asgi_client, sign_in
 
 Committed = tuple[async_sessionmaker[AsyncSession], uuid.UUID]
@@ -167,6 +176,49 @@ async def test_racing_batches_with_the_same_entries_in_opposite_order_do_not_dea
     first, second = await asyncio.wait_for(asyncio.gather(flush(items), flush(items[::-1])), 30)
     assert first == second
     assert await count(factory, person_id) == 2
+
+
+async def test_two_submissions_racing_for_one_attachment_link_it_once(
+    committed: Committed,
+) -> None:
+    """The loser's row is withdrawn and it answers ATTACHMENT_IN_USE; nothing half-linked."""
+    factory, person_id = committed
+    async with factory() as db:
+        evidence = FormAttachment(
+            person_id=person_id,
+            filename="aanslag.pdf",
+            media_type="application/pdf",
+            size=100,
+            received_bytes=100,
+            sha256="0" * 64,
+            storage_key=uuid.uuid4().hex,
+            expires_at=utcnow() + timedelta(days=1),
+            completed_at=utcnow(),
+        )
+        db.add(evidence)
+        await db.commit()
+    signer = GatedSigner(parties=2)
+    items = [as_input(entry("income-statement", 1, income([str(evidence.id)]))) for _ in range(2)]
+
+    async def attempt(item: service.SubmissionInput) -> service.Outcome:
+        async with factory() as db:
+            [outcome] = await service.submit(db, person_id, [item], policy=policy(signer))
+            await db.commit()
+            return outcome
+
+    outcomes = await asyncio.wait_for(asyncio.gather(*(attempt(i) for i in items)), 30)
+    assert sorted(o.status for o in outcomes) == ["accepted", "invalid"]
+    [loser] = [o for o in outcomes if o.status == "invalid"]
+    assert [e.code for e in loser.errors] == ["ATTACHMENT_IN_USE"]
+    assert await count(factory, person_id) == 1
+    async with factory() as db:
+        linked = await db.scalar(
+            select(FormAttachment.submission_id).where(FormAttachment.id == evidence.id)
+        )
+        winner = await db.scalar(
+            select(FormSubmission.id).where(FormSubmission.person_id == person_id)
+        )
+    assert linked == winner
 
 
 def _graphql_scope(body: bytes, token: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.database import create_engine, create_session_factory, utcnow
 from api.errors import InvalidInput
 from api.migrate import upgrade_connection
-from forms import service
+from forms import service, status
 from forms.catalogue import load_catalogue
 from forms.models import FormSubmission, SubmissionStatus
 from forms.receipts import JoseReceiptSigner
@@ -76,7 +76,7 @@ async def test_processing_and_rejection_are_shown_and_announced_in_the_inbox(
     for item in (done, refused):
         assert (await submit(client, item))["status"] == "ACCEPTED"
     catalogue = load_catalogue()
-    await service.set_status(
+    await status.set_status(
         db,
         uuid.UUID(done["clientId"]),
         status=SubmissionStatus.PROCESSED,
@@ -84,14 +84,14 @@ async def test_processing_and_rejection_are_shown_and_announced_in_the_inbox(
         catalogue=catalogue,
     )
     with pytest.raises(InvalidInput, match="why"):
-        await service.set_status(
+        await status.set_status(
             db,
             uuid.UUID(refused["clientId"]),
             status=SubmissionStatus.REJECTED,
             reason=" ",
             catalogue=catalogue,
         )
-    await service.set_status(
+    await status.set_status(
         db,
         uuid.UUID(refused["clientId"]),
         status=SubmissionStatus.REJECTED,
@@ -99,7 +99,7 @@ async def test_processing_and_rejection_are_shown_and_announced_in_the_inbox(
         catalogue=catalogue,
     )
     with pytest.raises(InvalidInput, match="already"):
-        await service.set_status(
+        await status.set_status(
             db,
             uuid.UUID(done["clientId"]),
             status=SubmissionStatus.REJECTED,

@@ -99,6 +99,20 @@ async def test_a_batch_stores_the_valid_entries_and_reports_the_invalid_one(
     assert await rows(db, person_id=me.person["id"]) == 3
 
 
+async def test_an_id_twice_in_one_batch_is_stored_once(
+    client: Client, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory()
+    await sign_in(client, db, me.person["id"])
+    item = entry("general-question", 1, QUESTION)
+    other = {**item, "content": {**QUESTION, "subject": "Changed"}}
+    results = await submit_many(client, [item, item, other])
+    assert results[0] == results[1]
+    assert results[0]["status"] == "ACCEPTED"
+    assert [e["code"] for e in results[2]["errors"]] == ["IDEMPOTENCY_CONFLICT"]
+    assert await rows(db, person_id=me.person["id"]) == 1
+
+
 async def test_field_errors_come_in_the_persons_language_with_json_pointers(
     client: Client, db: AsyncSession, person_factory: Any
 ) -> None:
