@@ -45,8 +45,13 @@ check: lint typecheck test
 schema: $(STAMP)
 	$(BIN)/duo-abroad export-schema
 
+## bench: every benchmark, each against its baseline measured in the same run (a few minutes)
 bench: $(STAMP)
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/login.py
+	$(BIN)/python bench/extracts.py
+	$(BIN)/python bench/forms.py
+	$(BIN)/python bench/push.py
 
 migrate: $(STAMP)
 	$(BIN)/duo-abroad migrate
