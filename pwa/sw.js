@@ -1,6 +1,8 @@
 // DUO Abroad service worker: keeps the app shell for offline use.
-// Personal data is never cached here: the app keeps its last snapshot in IndexedDB, so
-// sign-out has a single place to wipe. GraphQL and every POST go straight to the network.
+// Personal data is never cached by the worker itself: the app keeps its snapshots in IndexedDB
+// and its offline extracts in the "duo-data-extracts" cache (js/extracts-store.js), both wiped
+// at sign-out. The worker only reads that cache, to open stored extracts offline.
+// GraphQL and every POST go straight to the network.
 //
 // The server fills in VERSION, a hash of every shell file (api/pwa.py): any change to the
 // shell, operations.js included, makes a new worker that pre-caches the new files and
@@ -15,16 +17,28 @@ const SHELL = [
   "/js/app.js",
   "/js/api.js",
   "/js/dom.js",
+  "/js/extracts-store.js",
+  "/js/extracts-views.js",
+  "/js/extracts.js",
   "/js/fields.js",
+  "/js/form-render.js",
   "/js/format.js",
+  "/js/forms-views.js",
+  "/js/forms.js",
   "/js/i18n.js",
   "/js/operations.js",
+  "/js/outbox.js",
   "/js/passkeys.js",
+  "/js/push-views.js",
+  "/js/push.js",
   "/js/security-views.js",
   "/js/security.js",
   "/js/signin-views.js",
   "/js/signin.js",
   "/js/store.js",
+  "/js/uploads.js",
+  "/js/verify-core.js",
+  "/js/verify.js",
   "/js/views.js",
   "/locales/en.json",
   "/locales/nl.json",
@@ -37,6 +51,9 @@ const SHELL_PATHS = new Set(SHELL);
 // Navigations to the app itself are answered from the cache at once (fast on slow networks);
 // other navigations (server pages) try the network and fall back to the app when offline.
 const APP_PAGES = new Set(["/", "/index.html"]);
+const EXTRACTS_CACHE = "duo-data-extracts";
+// An owner's extract files (immutable): /extracts/<uuid>[.json|.html|.pdf|.jws], extract.css.
+const EXTRACT_FILE = /^\/extracts\/([0-9a-f-]{36}(\.\w+)?|extract\.css)$/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -69,7 +86,9 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return; // mutations: network only, never cached
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (request.mode === "navigate") {
+  if (EXTRACT_FILE.test(url.pathname)) {
+    event.respondWith(storedExtractFirst(request));
+  } else if (request.mode === "navigate") {
     event.respondWith(navigate(request, url));
   } else if (SHELL_PATHS.has(url.pathname)) {
     event.respondWith(cacheFirst(request, url));
@@ -92,8 +111,106 @@ async function navigate(request, url) {
   }
 }
 
+async function storedExtractFirst(request) {
+  // Only the app fills this cache (and sign-out deletes it); immutable, so never stale.
+  if (await caches.has(EXTRACTS_CACHE)) {
+    const cache = await caches.open(EXTRACTS_CACHE);
+    const stored = await cache.match(request, { ignoreVary: true });
+    if (stored) return stored;
+  }
+  return fetch(request);
+}
+
 async function cacheFirst(request, url) {
   const cache = await caches.open(SHELL_CACHE);
   // Matched by path: a ?query must not miss the cache offline.
   return (await cache.match(url.pathname)) ?? fetch(request);
 }
+
+// Background Sync (js/outbox.js registers "duo-outbox" when a form is queued): fires when the
+// connection is back. The replay itself lives in the page (one copy of the outbox code), so
+// the worker asks every open window to run it; with none open, the next app start replays.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "duo-outbox") return;
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window" });
+      for (const client of windows) client.postMessage({ type: "replay-outbox" });
+    })(),
+  );
+});
+
+// Web push (notifications/README "Payload"): always a visible notification (userVisibleOnly);
+// the tag makes a newer reminder for the same deadline replace the older one.
+self.addEventListener("push", (event) => {
+  let payload = {};
+  try {
+    payload = event.data ? event.data.json() : {};
+  } catch {
+    payload = { body: event.data?.text() };
+  }
+  const title = payload.title || "DUO Abroad";
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: payload.body || "",
+      tag: payload.tag || undefined,
+      lang: payload.lang || undefined,
+      icon: "/icons/icon-192.png",
+      badge: "/icons/icon-192.png",
+      data: { url: samePath(payload.url) },
+    }),
+  );
+});
+
+// Only paths of this app: a payload must not send anyone to another site.
+function samePath(url) {
+  try {
+    const target = new URL(url || "/", self.location.origin);
+    return target.origin === self.location.origin ? target.pathname + target.search + target.hash : "/";
+  } catch {
+    return "/";
+  }
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data?.url || "/", self.location.origin).href;
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
+      if (open) {
+        await open.focus();
+        return open.navigate(url);
+      }
+      return self.clients.openWindow(url);
+    })(),
+  );
+});
+
+// The push service replaced the subscription: subscribe again and tell the server (the
+// session cookie goes along). The app also does this on every start (js/push.js).
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(
+    (async () => {
+      const options = event.oldSubscription?.options;
+      const subscription =
+        event.newSubscription ?? (options ? await self.registration.pushManager.subscribe(options) : null);
+      if (!subscription) return;
+      const json = subscription.toJSON();
+      // The persisted query's hash, from the generated operations.js (this worker is no module).
+      const operations = await (await cacheFirst(new Request("/js/operations.js"), new URL("/js/operations.js", self.location.origin))).text();
+      const hash = operations.match(/SubscribePush: "([0-9a-f]{64})"/)?.[1];
+      await fetch("/graphql", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({
+          operationName: "SubscribePush",
+          variables: { input: { endpoint: json.endpoint, keys: json.keys, expirationTime: json.expirationTime ?? null } },
+          extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
+        }),
+      });
+    })(),
+  );
+});

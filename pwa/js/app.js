@@ -4,9 +4,13 @@
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
 import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
+import { extractsPage } from "./extracts.js";
+import { formsPage, startOutbox } from "./forms.js";
+import { notificationsPage, refreshSubscription } from "./push.js";
 import { securityPage } from "./security.js";
 import { signInPages } from "./signin.js";
 import { clearPersonalData, loadSnapshot, saveSnapshot } from "./store.js";
+import { verifyPage } from "./verify.js";
 import * as views from "./views.js";
 
 const DASHBOARD = "Dashboard";
@@ -66,9 +70,13 @@ const PAGES = {
   dashboard: { render: () => views.dashboardView(state.viewer, { onMarkRead: markRead }) },
   ...signInPages(host),
   security: securityPage(host),
+  extracts: extractsPage(host),
+  forms: formsPage(host),
+  notifications: notificationsPage(host),
+  verify: verifyPage(host),
 };
 // Views that show the signed-in header (section links, sign-out).
-const SIGNED_IN = new Set(["dashboard", "security"]);
+const SIGNED_IN = new Set(["dashboard", "security", "extracts", "forms", "notifications"]);
 // Views of the home route ("/"): what the Dashboard query decides between. A load that
 // finishes while another page is on screen (activation, security, …) must not replace it.
 const HOME = new Set(["loading", "dashboard", "offline", "error", "signedOut"]);
@@ -94,7 +102,7 @@ function show(view, { focus = false, ...options } = {}) {
 function render({ keepInput = true } = {}) {
   const open = [...el.view.querySelectorAll("details[open]")].map((d) => d.id);
   const typed = keepInput
-    ? [...el.view.querySelectorAll("input[id]")].map((input) => [
+    ? [...el.view.querySelectorAll("input[id]:not([type=file])")].map((input) => [
         input.id,
         input.type === "checkbox" ? input.checked : input.value,
       ])
@@ -102,7 +110,7 @@ function render({ keepInput = true } = {}) {
   const focused = el.view.contains(document.activeElement)
     ? document.activeElement.closest("[id]")?.id
     : null;
-  el.view.replaceChildren(...PAGES[state.view].render(state.options));
+  el.view.replaceChildren(...PAGES[state.view].render(state.options).filter((n) => n != null));
   for (const id of open) document.getElementById(id)?.setAttribute("open", "");
   for (const [id, value] of typed) {
     const input = document.getElementById(id);
@@ -322,7 +330,12 @@ function parseRoute(hash) {
   if (!hash.startsWith("#/")) return { name: "home", anchor: decodeURIComponent(hash.slice(1)) };
   const [name, ...rest] = hash.slice(2).split("/");
   if (name === "link") return { name: "deviceLink", token: rest.join("/") };
-  if (name === "activate" || name === "recover" || name === "security") return { name };
+  if (["activate", "recover", "security", "notifications"].includes(name)) return { name };
+  if (name === "extracts" || name === "forms") {
+    return { name, id: decodeURIComponent(rest[0] ?? "") };
+  }
+  // The JWS rides in the fragment (extracts/render.py): it never reaches a server.
+  if (name === "verify") return { name, token: rest.join("/") };
   return { name: "home", anchor: "" };
 }
 
@@ -330,10 +343,10 @@ function navigate() {
   const route = parseRoute(location.hash);
   if (route.name === "home") {
     goHome(route.anchor);
-  } else if (route.name === "security" && pendingSignOut()) {
+  } else if (SIGNED_IN.has(route.name) && pendingSignOut()) {
     goHome(""); // finishes the sign-out first, then shows the sign-in page
   } else {
-    show(route.name, { token: route.token });
+    show(route.name, { token: route.token, id: route.id });
   }
 }
 
@@ -422,6 +435,11 @@ async function start() {
     announce(t("status.offlineNow"));
   });
   registerServiceWorker();
+  // Queued form submissions go out now and whenever the connection comes back.
+  if (!pendingSignOut()) {
+    startOutbox({ onSignedOut: () => undefined });
+    refreshSubscription(); // the push service may have rotated it
+  }
   window.addEventListener("hashchange", navigate);
   if (parseRoute(location.hash).name !== "home") {
     navigate();

@@ -3,8 +3,11 @@
 // the result (a transaction auto-commits as soon as it has no pending requests).
 
 const DB_NAME = "duo-abroad";
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const SNAPSHOTS = "snapshots";
+// Forms (js/outbox.js): drafts by form id, and the outbox of submissions by client id.
+export const DRAFTS = "drafts";
+export const OUTBOX = "outbox";
 // Caches that hold personal data (e.g. offline diploma extracts) carry this prefix; the
 // service worker's shell cache holds none and survives sign-out.
 export const DATA_CACHE_PREFIX = "duo-data-";
@@ -15,8 +18,13 @@ function open() {
   if (!connection) {
     connection = new Promise((resolve, reject) => {
       const request = indexedDB.open(DB_NAME, DB_VERSION);
-      request.onupgradeneeded = () => {
-        request.result.createObjectStore(SNAPSHOTS, { keyPath: "name" });
+      request.onupgradeneeded = (event) => {
+        const db = request.result;
+        if (event.oldVersion < 1) db.createObjectStore(SNAPSHOTS, { keyPath: "name" });
+        if (event.oldVersion < 2) {
+          db.createObjectStore(DRAFTS, { keyPath: "formId" });
+          db.createObjectStore(OUTBOX, { keyPath: "clientId" });
+        }
       };
       request.onsuccess = () => {
         const db = request.result;
@@ -36,11 +44,20 @@ function open() {
   return connection;
 }
 
-async function transact(mode, work) {
+function transact(mode, work) {
+  return transactOn(SNAPSHOTS, mode, work);
+}
+
+/**
+ * One short transaction on one store: `work(store)` issues requests synchronously and returns
+ * the one whose result resolves the promise (after the transaction completed). Never awaits
+ * anything else inside, so nothing waits on the network while a transaction is open.
+ */
+export async function transactOn(storeName, mode, work) {
   const db = await open();
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(SNAPSHOTS, mode);
-    const request = work(tx.objectStore(SNAPSHOTS));
+    const tx = db.transaction(storeName, mode);
+    const request = work(tx.objectStore(storeName));
     tx.oncomplete = () => resolve(request?.result);
     tx.onerror = () => reject(tx.error);
     tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
@@ -64,7 +81,13 @@ export async function clearPersonalData() {
     // Empty the store first: that works at once even if another tab holds the database
     // open, while deleteDatabase waits for every connection to close.
     try {
-      await transact("readwrite", (store) => store.clear());
+      const db = await open();
+      await new Promise((resolve, reject) => {
+        const tx = db.transaction(db.objectStoreNames, "readwrite");
+        for (const name of db.objectStoreNames) tx.objectStore(name).clear();
+        tx.oncomplete = resolve;
+        tx.onerror = tx.onabort = () => reject(tx.error);
+      });
     } catch {
       /* IndexedDB unavailable */
     }

@@ -189,6 +189,7 @@ function diplomasSection(diplomas) {
           d.programmeCode ? ` · ${t("diplomas.code", { code: d.programmeCode })}` : null,
         ),
         resultsTable(d),
+        h("p", {}, h("a", { href: "#/extracts", class: "button button-secondary" }, t("extracts.get"))),
       ),
     ),
   );
