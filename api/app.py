@@ -30,6 +30,7 @@ from forms.receipts import ReceiptSigner, RingSigner
 from forms.routes import make_attachment_controller
 from forms.runtime import STATE_KEY as FORMS_STATE_KEY
 from forms.runtime import build_runtime as build_forms_runtime
+from notifications.runtime import PushRuntime
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -65,6 +66,7 @@ def create_app(
         signer=receipt_signer or RingSigner(extract_issuer.ring),
         store=attachment_store,
     )
+    push = PushRuntime(settings, session_factory)
     persisted = PersistedDocuments.load()
     schema = build_schema(settings, persisted=persisted)
     persisted.check_against(schema, settings)
@@ -75,9 +77,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         await extract_issuer.warm_up()
+        # Refuses to start in production without a VAPID key; on SQLite runs the push worker.
+        await push.start()
         try:
             yield
         finally:
+            await push.close()
             if engine is not None:
                 await engine.dispose()
             if redis is not None:
@@ -116,6 +121,7 @@ def create_app(
                 "rate_limiter": rate_limiter,
                 "extract_issuer": extract_issuer,
                 FORMS_STATE_KEY: forms,
+                "push": push,
             }
         ),
         exception_handlers=exception_handlers(),

@@ -12,6 +12,7 @@ from datetime import timedelta
 from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from extracts.cli import add_extract_commands
 from forms.cli import add_form_commands
+from notifications.cli import add_push_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_extract_commands(sub)
     add_form_commands(sub)
+    add_push_commands(sub)
 
     export = sub.add_parser(
         "export-schema",

@@ -28,7 +28,7 @@ from extracts.schema import ExtractFields, ExtractMutation
 from forms.schema import FormsFields, FormsMutation, FormsQuery
 from graphql import GraphQLError
 from notifications import service as inbox
-from notifications.schema import InboxMessage
+from notifications.schema import InboxMessage, PushFields, PushMutation
 from records import service as records
 from records.schema import (
     Deadline,
@@ -63,7 +63,7 @@ def _connection(page: Page[object], convert: Callable[[object], T]) -> Connectio
 
 
 @strawberry.type(description="The signed-in person and everything DUO holds about them.")
-class Viewer(AccountFields, ExtractFields, FormsFields):
+class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
     @strawberry.field
     async def person(self, info: Ctx) -> Person:
         ctx = info.context
@@ -153,7 +153,9 @@ class RecordsMutation:
         return InboxMessage.from_model(message)
 
 
-Mutation = merge_types("Mutation", (RecordsMutation, AuthMutation, ExtractMutation, FormsMutation))
+Mutation = merge_types(
+    "Mutation", (RecordsMutation, AuthMutation, ExtractMutation, FormsMutation, PushMutation)
+)
 
 
 class DuoSchema(strawberry.Schema):

@@ -59,6 +59,18 @@ class Settings:
     forms_upload_chunk_bytes: int = 2 * 1024 * 1024
     # A form version stays accepted this long after its successor is published.
     forms_grace_period: timedelta = timedelta(days=90)
+    # Web Push (notifications/). The VAPID key pair browsers' subscriptions are bound to:
+    # required in production; elsewhere generated once and kept in the database.
+    vapid_private_key: str | None = field(default=None, repr=False)
+    vapid_subject: str | None = None  # mailto: or https: contact for push services (RFC 8292)
+    # Hosts push endpoints may point at; empty: the browsers' push services in production,
+    # any host elsewhere (tests run a local receiver).
+    push_allowed_hosts: tuple[str, ...] = ()
+    push_concurrency: int = 64  # requests in flight per process
+    push_timeout_seconds: float = 10.0
+    push_max_attempts: int = 6  # then a delivery is recorded as failed
+    push_retry_base_seconds: float = 30.0  # backoff: base, 2 x base, 4 x base ... up to the cap
+    push_retry_cap_seconds: float = 3600.0
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +125,17 @@ def _signing_keys(env: Mapping[str, str]) -> str | None:
         raise SettingsError(f"EXTRACT_SIGNING_KEYS_FILE cannot be read: {exc}") from exc
 
 
+def _float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {value!r}") from exc
+
+
+def _hosts(value: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from environment variables (see the README's table)."""
     env = os.environ if environ is None else environ
@@ -155,6 +178,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         forms_grace_period=timedelta(
             days=_int("FORMS_GRACE_DAYS", env.get("FORMS_GRACE_DAYS", "90"))
         ),
+        vapid_private_key=env.get("VAPID_PRIVATE_KEY") or None,
+        vapid_subject=env.get("VAPID_SUBJECT") or None,
+        push_allowed_hosts=_hosts(env.get("PUSH_ALLOWED_HOSTS", "")),
+        push_concurrency=_int("PUSH_CONCURRENCY", env.get("PUSH_CONCURRENCY", "64")),
+        push_timeout_seconds=_float("PUSH_TIMEOUT_SECONDS", env.get("PUSH_TIMEOUT_SECONDS", "10")),
+        push_max_attempts=_int("PUSH_MAX_ATTEMPTS", env.get("PUSH_MAX_ATTEMPTS", "6")),
+        push_retry_base_seconds=_float(
+            "PUSH_RETRY_BASE_SECONDS", env.get("PUSH_RETRY_BASE_SECONDS", "30")
+        ),
+        push_retry_cap_seconds=_float(
+            "PUSH_RETRY_CAP_SECONDS", env.get("PUSH_RETRY_CAP_SECONDS", "3600")
+        ),
     )
     validate_settings(settings)
     return settings
@@ -171,6 +206,7 @@ def validate_settings(settings: Settings) -> None:
         raise SettingsError("FORMS_UPLOAD_CHUNK_BYTES must be at least 65536")
     if settings.forms_grace_period < timedelta(0):
         raise SettingsError("FORMS_GRACE_DAYS must be 0 or more")
+    _validate_push(settings)
     if settings.is_production:
         problems = []
         if settings.secret_key == INSECURE_DEV_SECRET or len(settings.secret_key) < 32:
@@ -181,3 +217,19 @@ def validate_settings(settings: Settings) -> None:
             problems.append("GRAPHQL_ADHOC must be off: production serves only persisted queries")
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+def _validate_push(settings: Settings) -> None:
+    # Whether production has a VAPID key is checked where the key is used (notifications/vapid).
+    if settings.push_concurrency < 1 or settings.push_max_attempts < 1:
+        raise SettingsError("PUSH_CONCURRENCY and PUSH_MAX_ATTEMPTS must be at least 1")
+    if settings.push_timeout_seconds <= 0 or settings.push_retry_base_seconds <= 0:
+        raise SettingsError("PUSH_TIMEOUT_SECONDS and PUSH_RETRY_BASE_SECONDS must be positive")
+    if settings.push_retry_cap_seconds < settings.push_retry_base_seconds:
+        raise SettingsError("PUSH_RETRY_CAP_SECONDS must not be below PUSH_RETRY_BASE_SECONDS")
+    if settings.vapid_subject and not settings.vapid_subject.startswith(("mailto:", "https://")):
+        raise SettingsError("VAPID_SUBJECT must be a mailto: or https:// URL (RFC 8292)")
+    if settings.is_production and "*" in settings.push_allowed_hosts:
+        raise SettingsError(
+            "refusing to start in production: PUSH_ALLOWED_HOSTS must name push services, not *"
+        )

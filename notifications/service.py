@@ -1,16 +1,35 @@
-"""The inbox: post, list and mark messages. Every read is scoped by person_id."""
+"""The inbox (post, list and mark messages), reminders and the test push.
+
+Every read is scoped by person_id.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from api.database import utcnow
 from api.errors import NotFound
-from api.pagination import Page, paginate
-from notifications.models import InboxMessage, MessageKind
+from api.pagination import Page, check_page_size, paginate
+from notifications import subscriptions
+from notifications.models import (
+    DeliveryStatus,
+    InboxMessage,
+    MessageKind,
+    PushDelivery,
+    Reminder,
+    ReminderStatus,
+)
+from notifications.sender import Outcome, PushSender, SendResult
+from notifications.texts import health_payload, health_text
+from notifications.webpush import PushRequest
+from records.models import Person
 
 
 async def post_message(
@@ -55,3 +74,86 @@ async def mark_read(db: AsyncSession, person_id: uuid.UUID, message_id: uuid.UUI
         message.read_at = utcnow()
         await db.flush()
     return message
+
+
+# --- Push: reminders as the person sees them, and the test push ("push health") ----------------
+
+
+async def list_reminders(
+    db: AsyncSession, person_id: uuid.UUID, *, first: int
+) -> Sequence[Reminder]:
+    """Posted reminders, newest first, with each device's delivery (two statements in all)."""
+    check_page_size(first)
+    stmt = (
+        select(Reminder)
+        .where(Reminder.person_id == person_id, Reminder.status == ReminderStatus.POSTED)
+        .options(selectinload(Reminder.deliveries))
+        .order_by(Reminder.created_at.desc(), Reminder.id.desc())
+        .limit(first)
+    )
+    return (await db.scalars(stmt)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class PushCheck:
+    result: SendResult
+    tag: str  # the notification tag in the payload: the service worker can report its arrival
+    sent_at: datetime
+    device_name: str | None
+
+
+async def send_test_push(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    sender: PushSender,
+    subscription_id: uuid.UUID | None = None,
+    endpoint: str | None = None,
+) -> PushCheck:
+    """Push a test notification to one of the person's own devices, now, and record how it went.
+
+    One attempt, no retries: the person is waiting for the answer and can press again.
+    """
+    device = await subscriptions.get_subscription(
+        db, person_id, subscription_id=subscription_id, endpoint=endpoint
+    )
+    person = await db.get(Person, person_id)
+    language = person.preferred_language if person and person.preferred_language == "nl" else "en"
+    tag = f"test-{uuid.uuid4()}"
+    result = await sender.send(
+        PushRequest(
+            endpoint=device.endpoint,
+            p256dh=device.p256dh,
+            auth=device.auth,
+            payload=health_payload(text=health_text(language), language=language, tag=tag),
+            ttl=300,  # a test that arrives an hour later answers nothing
+            urgency="high",
+        )
+    )
+    now = utcnow()
+    status = {
+        Outcome.DELIVERED: DeliveryStatus.DELIVERED,
+        Outcome.GONE: DeliveryStatus.GONE,
+        Outcome.REJECTED: DeliveryStatus.REJECTED,
+        Outcome.RETRY: DeliveryStatus.FAILED,
+    }[result.outcome]
+    db.add(
+        PushDelivery(
+            person_id=person_id,
+            reminder_id=None,
+            subscription_id=device.id,
+            device_name=device.device_name,
+            status=status,
+            attempts=1,
+            next_attempt_at=now,
+            last_status_code=result.status_code,
+            last_error=None if status == DeliveryStatus.DELIVERED else result.reason,
+            created_at=now,
+            updated_at=now,
+            delivered_at=now if status == DeliveryStatus.DELIVERED else None,
+        )
+    )
+    await db.flush()
+    if result.outcome is Outcome.GONE:
+        await subscriptions.remove_gone(db, [device.id])
+    return PushCheck(result=result, tag=tag, sent_at=now, device_name=device.device_name)

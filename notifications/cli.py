@@ -1,0 +1,127 @@
+"""`duo-abroad worker` (deliver reminders) and `duo-abroad push …` (operator commands).
+
+Heavy imports happen inside the handlers, so `duo-abroad --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from api.settings import Settings, SettingsError
+
+
+def add_push_commands(sub: Any) -> None:
+    """Register `worker` and `push` on the top-level subparsers of api.cli."""
+    worker = sub.add_parser(
+        "worker",
+        help="post due reminders and deliver them by web push; run several for more throughput",
+    )
+    worker.add_argument(
+        "--drain", action="store_true", help="exit once no job is left (catching up, tests)"
+    )
+    worker.set_defaults(handler=_worker)
+
+    push = sub.add_parser("push", help="web push: VAPID keys, delivery statistics")
+    actions = push.add_subparsers(dest="action", required=True, metavar="ACTION")
+    keys = actions.add_parser(
+        "vapid-keys", help="print a new VAPID key pair for VAPID_PRIVATE_KEY (production)"
+    )
+    keys.set_defaults(handler=_vapid_keys)
+    stats = actions.add_parser("stats", help="deliveries by status, from the database")
+    stats.set_defaults(handler=_stats)
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop  # the C event loop: cheaper TLS and scheduling for many small requests
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from api.database import create_engine, create_session_factory
+    from notifications.jobs import JobQueue, PushWorker, memory_queuer, postgres_queuer
+    from notifications.runtime import PushRuntime
+    from notifications.vapid import check_configuration
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        factory = create_session_factory(engine)
+        connection: Any = None
+        queue: JobQueue
+        runtime = PushRuntime(settings, factory)
+        try:
+            check_configuration(settings)
+        except SettingsError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            await engine.dispose()
+            return 2
+        try:
+            if settings.is_sqlite:
+                pgq, queue = memory_queuer()
+            else:
+                pgq, queue, connection = await postgres_queuer(settings.database_url)
+            worker = PushWorker(
+                settings=settings,
+                session_factory=factory,
+                sender=await runtime.sender(),
+                pgq=pgq,
+                queue=queue,
+            )
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, worker.stop)
+            await worker.run(drain=args.drain)
+            print(f"worker stopped; sent: {worker.sender.metrics.snapshot()}")
+            return 0
+        finally:
+            if connection is not None:
+                await connection.close()
+            await runtime.close()
+            await engine.dispose()
+
+    return _run(run())
+
+
+def _vapid_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.vapid import b64url, generate_keys
+
+    keys = generate_keys()
+    scalar = keys.private_key.private_numbers().private_value.to_bytes(32, "big")
+    print("# Keep the private key secret and never change it: every subscription is bound to it.")
+    print(f"VAPID_PRIVATE_KEY={b64url(scalar)}")
+    print(f"# public key (served to the PWA as viewer.pushPublicKey): {keys.public_key}")
+    return 0
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from api.database import create_engine, create_session_factory
+    from notifications.models import PushDelivery, PushSubscription, Reminder
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as db:
+                by_status = (
+                    await db.execute(
+                        select(PushDelivery.status, func.count()).group_by(PushDelivery.status)
+                    )
+                ).all()
+                reminders = await db.scalar(select(func.count()).select_from(Reminder))
+                devices = await db.scalar(select(func.count()).select_from(PushSubscription))
+        finally:
+            await engine.dispose()
+        print(f"reminders: {reminders}  devices: {devices}")
+        for status, count in sorted(by_status, key=lambda row: str(row[0])):
+            print(f"  {status.value:<10} {count}")
+        return 0
+
+    return asyncio.run(run())

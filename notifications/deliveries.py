@@ -1,0 +1,305 @@
+"""Delivery records: claim before sending, record after; retries with backoff, never past the
+deadline. The claim is a conditional UPDATE, so of two workers holding the same delivery id only
+one sends it; a worker that dies mid-send leaves a lease that runs out, and the delivery is taken
+up again (at-least-once to the push service, and the Topic header and notification tag make a
+repeat replace the first instead of showing twice).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.settings import Settings
+from notifications.models import (
+    DeliveryStatus,
+    InboxMessage,
+    PushDelivery,
+    PushSubscription,
+    Reminder,
+)
+from notifications.sender import Outcome, SendResult
+from notifications.subscriptions import remove_gone
+from notifications.texts import reminder_payload, topic_for
+from notifications.webpush import PushRequest
+from records.models import Deadline
+
+# Long enough for a batch to wait its turn behind others and time out on every message.
+LEASE = timedelta(minutes=10)
+# FCM's maximum TTL (4 weeks); the others allow at least as much.
+MAX_TTL_SECONDS = 28 * 24 * 3600
+# Clocks of workers and database differ a little; a job must not find its delivery "not yet due".
+CLOCK_TOLERANCE = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    cap_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.push_max_attempts,
+            base_seconds=settings.push_retry_base_seconds,
+            cap_seconds=settings.push_retry_cap_seconds,
+        )
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds until the next try: what the service asked for, else exponential backoff (base,
+        twice that, four times, ... up to the cap), jittered by 20% so retries spread out."""
+        if retry_after is not None:
+            return max(retry_after, 0.0)
+        backoff: float = self.base_seconds * 2.0 ** max(attempts - 1, 0)
+        return min(self.cap_seconds, backoff) * random.uniform(0.8, 1.2)  # noqa: S311
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery this worker now holds, with everything needed to send it."""
+
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    attempts: int
+    deadline_at: datetime
+    request: PushRequest
+
+
+@dataclass(slots=True)
+class Recorded:
+    counts: dict[DeliveryStatus, int]
+    retries: dict[int, list[uuid.UUID]]  # whole seconds to wait -> deliveries to try then
+
+
+async def claim(db: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime) -> list[Claimed]:
+    """Take the deliveries that are due and not held by another worker; settle those that can
+    no longer be sent (device gone, deadline completed or passed)."""
+    if not ids:
+        return []
+    claimable = or_(
+        and_(
+            PushDelivery.status == DeliveryStatus.PENDING,
+            PushDelivery.next_attempt_at <= now + CLOCK_TOLERANCE,
+        ),
+        and_(PushDelivery.status == DeliveryStatus.SENDING, PushDelivery.lease_until < now),
+    )
+    taken = (
+        (
+            await db.execute(
+                update(PushDelivery)
+                .where(PushDelivery.id.in_(list(ids)), claimable)
+                .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, updated_at=now)
+                .returning(PushDelivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not taken:
+        return []
+    rows = (
+        await db.execute(
+            select(
+                PushDelivery.id,
+                PushDelivery.person_id,
+                PushDelivery.attempts,
+                PushDelivery.subscription_id,
+                PushSubscription.person_id.label("owner"),
+                PushSubscription.endpoint,
+                PushSubscription.p256dh,
+                PushSubscription.auth,
+                PushSubscription.expires_at,
+                Reminder.deadline_id,
+                Reminder.language,
+                InboxMessage.id.label("message_id"),
+                InboxMessage.subject,
+                InboxMessage.body,
+                Deadline.due_at,
+                Deadline.completed_at,
+            )
+            .select_from(PushDelivery)
+            .join(Reminder, Reminder.id == PushDelivery.reminder_id)
+            .join(Deadline, Deadline.id == Reminder.deadline_id)
+            .outerjoin(PushSubscription, PushSubscription.id == PushDelivery.subscription_id)
+            .outerjoin(InboxMessage, InboxMessage.id == Reminder.inbox_message_id)
+            .where(PushDelivery.id.in_(taken))
+        )
+    ).all()
+    ready: list[Claimed] = []
+    settle: list[dict[str, object]] = []
+    expired_devices: list[uuid.UUID] = []
+    for row in rows:
+        reason: tuple[DeliveryStatus, str] | None = None
+        if row.owner is None or row.subscription_id is None:
+            reason = (DeliveryStatus.GONE, "device unsubscribed")
+        elif row.owner != row.person_id:
+            reason = (DeliveryStatus.CANCELLED, "device changed hands")
+        elif row.completed_at is not None:
+            reason = (DeliveryStatus.CANCELLED, "deadline completed")
+        elif row.due_at <= now:
+            reason = (DeliveryStatus.EXPIRED, "deadline passed")
+        elif row.expires_at is not None and row.expires_at <= now:
+            reason = (DeliveryStatus.GONE, "subscription expired")
+            expired_devices.append(row.subscription_id)
+        elif row.message_id is None:
+            reason = (DeliveryStatus.CANCELLED, "inbox message removed")
+        if reason is not None:
+            settle.append(_final(row.id, reason[0], now=now, error=reason[1]))
+            continue
+        remaining = (row.due_at - now).total_seconds()
+        ready.append(
+            Claimed(
+                id=row.id,
+                subscription_id=row.subscription_id,
+                attempts=row.attempts,
+                deadline_at=row.due_at,
+                request=PushRequest(
+                    endpoint=row.endpoint,
+                    p256dh=row.p256dh,
+                    auth=row.auth,
+                    payload=reminder_payload(
+                        title=row.subject,
+                        body=row.body,
+                        language=row.language,
+                        deadline_id=row.deadline_id,
+                        message_id=row.message_id,
+                        due_at=row.due_at,
+                    ),
+                    # RFC 8030 §5.2: worthless after the deadline, so keep it no longer.
+                    ttl=max(1, min(MAX_TTL_SECONDS, int(remaining))),
+                    topic=topic_for(row.deadline_id),
+                    urgency="high" if remaining <= 36 * 3600 else "normal",
+                ),
+            )
+        )
+    if settle:
+        await db.execute(update(PushDelivery), settle)
+    await remove_gone(db, expired_devices)
+    return ready
+
+
+def _final(
+    delivery_id: uuid.UUID,
+    status: DeliveryStatus,
+    *,
+    now: datetime,
+    error: str | None = None,
+    code: int | None = None,
+    attempts: int | None = None,
+) -> dict[str, object]:
+    values: dict[str, object] = {
+        "id": delivery_id,
+        "status": status,
+        "lease_until": None,
+        "updated_at": now,
+        "last_error": error,
+        "last_status_code": code,
+        "delivered_at": now if status == DeliveryStatus.DELIVERED else None,
+    }
+    if attempts is not None:
+        values["attempts"] = attempts
+    return values
+
+
+async def record(
+    db: AsyncSession,
+    claimed: Sequence[Claimed],
+    results: Sequence[SendResult],
+    *,
+    now: datetime,
+    policy: RetryPolicy,
+) -> Recorded:
+    """Write what happened to each delivery; returns the retries to schedule."""
+    finals: list[dict[str, object]] = []
+    pending: list[dict[str, object]] = []
+    gone: list[uuid.UUID] = []
+    counts: dict[DeliveryStatus, int] = defaultdict(int)
+    retries: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for item, result in zip(claimed, results, strict=True):
+        attempts = item.attempts + 1
+        code = result.status_code
+        status: DeliveryStatus
+        if result.outcome is Outcome.DELIVERED:
+            status = DeliveryStatus.DELIVERED
+            finals.append(_final(item.id, status, now=now, code=code, attempts=attempts))
+        elif result.outcome is Outcome.GONE:
+            status = DeliveryStatus.GONE
+            gone.append(item.subscription_id)
+            finals.append(
+                _final(item.id, status, now=now, code=code, attempts=attempts, error="gone")
+            )
+        elif result.outcome is Outcome.REJECTED:
+            status = DeliveryStatus.REJECTED
+            error = result.detail or result.reason
+            finals.append(
+                _final(item.id, status, now=now, code=code, attempts=attempts, error=error)
+            )
+        else:
+            delay = policy.delay(attempts, result.retry_after)
+            wait = max(1, math.ceil(delay))
+            if attempts >= policy.max_attempts:
+                status = DeliveryStatus.FAILED
+                error = f"gave up after {attempts} attempts ({result.reason})"
+            elif now + timedelta(seconds=wait) >= item.deadline_at:
+                status = DeliveryStatus.EXPIRED
+                error = f"deadline passes before the next try ({result.reason})"
+            else:
+                status = DeliveryStatus.PENDING
+                retries[wait].append(item.id)
+                pending.append(
+                    {
+                        "id": item.id,
+                        "status": status,
+                        "attempts": attempts,
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                        "lease_until": None,
+                        "updated_at": now,
+                        "last_status_code": code,
+                        "last_error": (result.detail or result.reason)[:200],
+                    }
+                )
+            if status is not DeliveryStatus.PENDING:
+                finals.append(
+                    _final(item.id, status, now=now, code=code, attempts=attempts, error=error)
+                )
+        counts[status] += 1
+    if finals:
+        await db.execute(update(PushDelivery), finals)
+    if pending:
+        await db.execute(update(PushDelivery), pending)
+    await remove_gone(db, gone)
+    return Recorded(counts=dict(counts), retries=dict(retries))
+
+
+async def overdue(
+    db: AsyncSession, *, now: datetime, grace: timedelta, limit: int = 10_000
+) -> list[uuid.UUID]:
+    """Deliveries whose job was lost (an in-memory queue restarted) or whose worker died."""
+    stmt = (
+        select(PushDelivery.id)
+        .where(
+            or_(
+                and_(
+                    PushDelivery.status == DeliveryStatus.PENDING,
+                    PushDelivery.next_attempt_at <= now - grace,
+                ),
+                and_(
+                    PushDelivery.status == DeliveryStatus.SENDING,
+                    PushDelivery.lease_until < now,
+                ),
+            )
+        )
+        .order_by(PushDelivery.next_attempt_at)
+        .limit(limit)
+    )
+    return list((await db.scalars(stmt)).all())

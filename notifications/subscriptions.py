@@ -1,0 +1,266 @@
+"""Push subscriptions per device: validated, upserted on every app start, removable.
+
+Every function is scoped by person_id; another person's subscription is "not found".
+"""
+
+from __future__ import annotations
+
+import binascii
+import ipaddress
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.database import utcnow
+from api.errors import InvalidInput, NotFound
+from api.settings import Settings
+from notifications.models import DeliveryStatus, PushDelivery, PushSubscription
+from notifications.vapid import b64url_decode
+
+# The push services of the browsers people use. An endpoint is a URL the client hands us, so in
+# production only these hosts are ever contacted (PUSH_ALLOWED_HOSTS replaces the list).
+DEFAULT_PUSH_HOSTS = (
+    "fcm.googleapis.com",  # Chrome, Chromium-based browsers, Android
+    "*.push.services.mozilla.com",  # Firefox
+    "*.push.apple.com",  # Safari and iOS/iPadOS home-screen apps
+    "*.notify.windows.com",  # Edge on Windows (WNS)
+)
+MAX_ENDPOINT_LENGTH = 2048
+MAX_SUBSCRIPTIONS_PER_PERSON = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionKeys:
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    if settings.push_allowed_hosts:
+        return settings.push_allowed_hosts
+    return DEFAULT_PUSH_HOSTS if settings.is_production else ("*",)
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    pattern = pattern.lower()
+    if pattern == "*":
+        return True
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def check_endpoint(endpoint: str, settings: Settings) -> str:
+    """Refuse endpoints this server must not call (SSRF): https, an allowed push-service host."""
+    bad = InvalidInput("This push endpoint is not accepted.", field="endpoint")
+    if len(endpoint) > MAX_ENDPOINT_LENGTH or not endpoint.isascii() or re.search(r"\s", endpoint):
+        raise bad
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError as exc:
+        raise bad from exc
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password or parts.fragment:
+        raise bad
+    if settings.is_production:
+        # No plain http, no odd ports, no addresses: only the push services' own names.
+        if parts.scheme != "https" or port not in (None, 443) or _is_ip_literal(host):
+            raise bad
+    elif parts.scheme not in ("https", "http"):
+        raise bad
+    if not any(host_matches(host, pattern) for pattern in allowed_hosts(settings)):
+        raise bad
+    return endpoint
+
+
+def check_keys(p256dh: str, auth: str) -> None:
+    """p256dh: an uncompressed P-256 point (65 bytes); auth: 16 bytes (RFC 8291 §3.2)."""
+    try:
+        point = b64url_decode(p256dh)
+        secret = b64url_decode(auth)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("The subscription keys are not base64url.", field="keys") from exc
+    if len(point) != 65 or point[0] != 4:
+        raise InvalidInput("keys.p256dh must be an uncompressed P-256 point.", field="keys")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError as exc:
+        raise InvalidInput("keys.p256dh is not a point on P-256.", field="keys") from exc
+    if len(secret) != 16:
+        raise InvalidInput("keys.auth must be 16 bytes.", field="keys")
+
+
+def describe_user_agent(user_agent: str | None) -> str | None:
+    """A readable device name ("Firefox on Android"): enough to tell one's devices apart."""
+    if not user_agent:
+        return None
+    browsers = (
+        ("Edg/", "Edge"),
+        ("SamsungBrowser/", "Samsung Internet"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    )
+    systems = (
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    )
+    browser = next((name for token, name in browsers if token in user_agent), None)
+    system = next((name for token, name in systems if token in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system
+
+
+async def subscribe(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    settings: Settings,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    device_name: str | None = None,
+    user_agent: str | None = None,
+    expires_at: datetime | None = None,
+) -> PushSubscription:
+    """Insert or refresh this device's subscription (the PWA calls this on every start).
+
+    An endpoint belongs to one browser profile; when someone else signs in there it moves to
+    them, and what was still queued for the previous owner is not sent to it.
+    """
+    check_endpoint(endpoint, settings)
+    check_keys(p256dh, auth)
+    name = (device_name or "").strip()[:100] or describe_user_agent(user_agent)
+    now = utcnow()
+    values = {
+        "id": uuid.uuid4(),
+        "person_id": person_id,
+        "endpoint": endpoint,
+        "p256dh": p256dh,
+        "auth": auth,
+        "device_name": name,
+        "user_agent": (user_agent or None) and user_agent[:300],
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": expires_at,
+    }
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(PushSubscription).values(**values)
+    refreshed = {
+        key: stmt.excluded[key]
+        for key in ("person_id", "p256dh", "auth", "user_agent", "last_seen_at", "expires_at")
+    }
+    if device_name:
+        refreshed["device_name"] = stmt.excluded.device_name
+    await db.execute(stmt.on_conflict_do_update(index_elements=["endpoint"], set_=refreshed))
+    row = await db.scalar(
+        select(PushSubscription)
+        .where(PushSubscription.endpoint == endpoint)
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise RuntimeError("the subscription row vanished right after the upsert")
+    await db.execute(
+        update(PushDelivery)
+        .where(
+            PushDelivery.subscription_id == row.id,
+            PushDelivery.person_id != person_id,
+            PushDelivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+        )
+        .values(status=DeliveryStatus.CANCELLED, last_error="device changed hands", updated_at=now)
+    )
+    await _keep_newest(db, person_id)
+    return row
+
+
+async def _keep_newest(db: AsyncSession, person_id: uuid.UUID) -> None:
+    """Bound one person's fan-out: beyond the limit, the longest-unseen devices go."""
+    count = await db.scalar(select(func.count()).where(PushSubscription.person_id == person_id))
+    excess = int(count or 0) - MAX_SUBSCRIPTIONS_PER_PERSON
+    if excess > 0:
+        stale = (
+            select(PushSubscription.id)
+            .where(PushSubscription.person_id == person_id)
+            .order_by(PushSubscription.last_seen_at, PushSubscription.id)
+            .limit(excess)
+        )
+        await db.execute(delete(PushSubscription).where(PushSubscription.id.in_(stale)))
+
+
+async def list_subscriptions(db: AsyncSession, person_id: uuid.UUID) -> Sequence[PushSubscription]:
+    stmt = (
+        select(PushSubscription)
+        .where(PushSubscription.person_id == person_id)
+        .order_by(PushSubscription.last_seen_at.desc(), PushSubscription.id)
+    )
+    return (await db.scalars(stmt)).all()
+
+
+async def get_subscription(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    subscription_id: uuid.UUID | None = None,
+    endpoint: str | None = None,
+) -> PushSubscription:
+    """One of the person's own subscriptions, by id or by endpoint (this device's)."""
+    if (subscription_id is None) == (endpoint is None):
+        raise InvalidInput("Give either id or endpoint.", field="id")
+    stmt = select(PushSubscription).where(PushSubscription.person_id == person_id)
+    if subscription_id is not None:
+        stmt = stmt.where(PushSubscription.id == subscription_id)
+    else:
+        stmt = stmt.where(PushSubscription.endpoint == endpoint)
+    row = await db.scalar(stmt)
+    if row is None:
+        raise NotFound("No such push subscription.", field="id")
+    return row
+
+
+async def unsubscribe(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    subscription_id: uuid.UUID | None = None,
+    endpoint: str | None = None,
+) -> None:
+    row = await get_subscription(db, person_id, subscription_id=subscription_id, endpoint=endpoint)
+    await db.delete(row)
+    await db.flush()
+
+
+async def remove_gone(db: AsyncSession, subscription_ids: Sequence[uuid.UUID]) -> int:
+    """The push service answered 404/410: the subscription will never work again (RFC 8030 §7.3)."""
+    if not subscription_ids:
+        return 0
+    result = await db.execute(
+        delete(PushSubscription).where(PushSubscription.id.in_(list(subscription_ids)))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
