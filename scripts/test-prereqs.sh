@@ -37,6 +37,13 @@ if [[ ! -x $CHROMIUM ]]; then
     "Install it with: apt-get install -y chromium"
 fi
 
+# --- fonts for PDF extracts: DejaVu covers non-Latin-1 names (Yılmaz, Papadopoulos in Greek) --
+if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf && $(id -u) -eq 0 ]]; then
+  echo "installing fonts-dejavu-core (apt-get) for PDF extracts"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null 2>&1 \
+    || echo "could not install fonts-dejavu-core: PDFs will transliterate names to Latin-1" >&2
+fi
+
 # --- npm test helpers -------------------------------------------------------------------------
 if ! command -v npm >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
   echo "installing nodejs and npm (apt-get) for the Web Push receiver tests"
