@@ -242,9 +242,11 @@ async function markRead(id, button) {
 async function signOut() {
   state.generation += 1;
   el.signOut.disabled = true;
+  // Marked before the first await: a refresh that starts meanwhile (a poll, `online`) must not
+  // fetch the dashboard with the still-valid cookie and show it again.
+  setPendingSignOut(true);
   // Local data first: on a shared device it must go even if the server cannot be reached.
   await forgetPersonalData();
-  setPendingSignOut(true);
   tabs?.postMessage({ type: "signed-out" });
   if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
   // Passkey autofill waits until the server has ended this session (see below).
