@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event, make_url
+from sqlalchemy import JSON, DateTime, Enum, MetaData, event, make_url
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -53,6 +54,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def string_enum(kind: type[enum.StrEnum], name: str, *, length: int = 32) -> Enum:
+    """An enum stored as its plain string values with a CHECK constraint.
+
+    Portable and readable in SQL, and adding a member never needs a PostgreSQL ALTER TYPE.
+    """
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.

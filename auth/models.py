@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     LargeBinary,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import Base, PortableJSON, UTCDateTime, new_id, utcnow
+from api.database import Base, PortableJSON, UTCDateTime, new_id, string_enum, utcnow
 
 
 class WebSession(Base):
@@ -89,14 +88,7 @@ class Challenge(Base):
     # SHA-256 of the ceremony cookie: a challenge only completes in the browser that asked.
     binding_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     purpose: Mapped[CeremonyPurpose] = mapped_column(
-        Enum(
-            CeremonyPurpose,
-            name="ceremony_purpose",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda members: [m.value for m in members],
-        )
+        string_enum(CeremonyPurpose, "ceremony_purpose", length=16)
     )
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("persons.id", ondelete="CASCADE")

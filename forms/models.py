@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,25 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import Base, PortableJSON, UTCDateTime, new_id, utcnow
+from api.database import Base, PortableJSON, UTCDateTime, new_id, string_enum, utcnow
 
 
 class SubmissionStatus(enum.StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
     REJECTED = "rejected"
-
-
-def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
-    # Plain strings with a CHECK, as in records/models.py: portable, no PG enum migrations.
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class FormSubmission(Base):
@@ -61,7 +48,8 @@ class FormSubmission(Base):
     # SHA-256 (hex) of the canonical content: what the receipt signs and what a replay matches.
     content_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[SubmissionStatus] = mapped_column(
-        _enum(SubmissionStatus, "submission_status"), default=SubmissionStatus.RECEIVED
+        string_enum(SubmissionStatus, "submission_status", length=16),
+        default=SubmissionStatus.RECEIVED,
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime, time
 
 from sqlalchemy import (
-    Enum,
     ForeignKey,
     Index,
     SmallInteger,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Base, PortableJSON, UTCDateTime, new_id, utcnow
+from api.database import Base, PortableJSON, UTCDateTime, new_id, string_enum, utcnow
 
 
 class MessageKind(enum.StrEnum):
@@ -35,16 +34,7 @@ class InboxMessage(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    kind: Mapped[MessageKind] = mapped_column(
-        Enum(
-            MessageKind,
-            name="message_kind",
-            native_enum=False,
-            create_constraint=True,
-            length=32,
-            values_callable=lambda members: [m.value for m in members],
-        )
-    )
+    kind: Mapped[MessageKind] = mapped_column(string_enum(MessageKind, "message_kind"))
     # Written in the person's language at the time it was sent, as a letter would be.
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
@@ -81,17 +71,6 @@ FINAL_STATUSES = frozenset(
 class ReminderStatus(enum.StrEnum):
     POSTED = "posted"  # in the inbox, and pushed to every device
     SUPERSEDED = "superseded"  # a closer reminder for the same deadline was due at the same time
-
-
-def _str_enum(kind: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class VapidKey(Base):
@@ -157,7 +136,9 @@ class Reminder(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     deadline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deadlines.id", ondelete="CASCADE"))
     offset_days: Mapped[int] = mapped_column(SmallInteger)
-    status: Mapped[ReminderStatus] = mapped_column(_str_enum(ReminderStatus, "reminder_status"))
+    status: Mapped[ReminderStatus] = mapped_column(
+        string_enum(ReminderStatus, "reminder_status", length=16)
+    )
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was planned (local rules)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the deadline it announces
     language: Mapped[str] = mapped_column(String(2))  # of its texts
@@ -212,7 +193,9 @@ class PushDelivery(Base):
         ForeignKey("push_subscriptions.id", ondelete="SET NULL")
     )
     device_name: Mapped[str | None] = mapped_column(String(100))  # as it was when created
-    status: Mapped[DeliveryStatus] = mapped_column(_str_enum(DeliveryStatus, "delivery_status"))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        string_enum(DeliveryStatus, "delivery_status", length=16)
+    )
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

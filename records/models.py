@@ -9,7 +9,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Base, UTCDateTime, new_id, utcnow
+from api.database import Base, UTCDateTime, new_id, string_enum, utcnow
 
 
 class EducationLevel(enum.StrEnum):
@@ -48,18 +47,6 @@ class DeadlineKind(enum.StrEnum):
     INCOME_STATEMENT = "income_statement"
     APPLICATION = "application"
     DOCUMENT = "document"
-
-
-def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
-    # Stored as plain strings with a CHECK: portable and readable in SQL, no PG enum migrations.
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class Person(Base):
@@ -94,10 +81,12 @@ class Enrolment(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     institution: Mapped[str] = mapped_column(String(200))
     programme: Mapped[str] = mapped_column(String(200))
-    level: Mapped[EducationLevel] = mapped_column(_enum(EducationLevel, "education_level"))
+    level: Mapped[EducationLevel] = mapped_column(string_enum(EducationLevel, "education_level"))
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[EnrolmentStatus] = mapped_column(_enum(EnrolmentStatus, "enrolment_status"))
+    status: Mapped[EnrolmentStatus] = mapped_column(
+        string_enum(EnrolmentStatus, "enrolment_status")
+    )
 
     person: Mapped[Person] = relationship(back_populates="enrolments")
 
@@ -112,7 +101,7 @@ class Diploma(Base):
     programme: Mapped[str] = mapped_column(String(200))
     # CROHO/CREBO programme code as registered with DUO, where the level has one.
     programme_code: Mapped[str | None] = mapped_column(String(16))
-    level: Mapped[EducationLevel] = mapped_column(_enum(EducationLevel, "diploma_level"))
+    level: Mapped[EducationLevel] = mapped_column(string_enum(EducationLevel, "diploma_level"))
     awarded_on: Mapped[date] = mapped_column(Date)
 
     person: Mapped[Person] = relationship(back_populates="diplomas")
@@ -147,7 +136,7 @@ class StudyFinance(Base):
     # Money in euro cents: exact, no float rounding.
     debt_cents: Mapped[int] = mapped_column(BigInteger)
     repayment_scheme: Mapped[RepaymentScheme] = mapped_column(
-        _enum(RepaymentScheme, "repayment_scheme")
+        string_enum(RepaymentScheme, "repayment_scheme")
     )
     monthly_amount_cents: Mapped[int] = mapped_column(Integer)
     interest_rate_basis_points: Mapped[int] = mapped_column(SmallInteger)
@@ -161,7 +150,7 @@ class Deadline(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind, "deadline_kind"))
+    kind: Mapped[DeadlineKind] = mapped_column(string_enum(DeadlineKind, "deadline_kind"))
     # An instant: "31 December, end of day in the Netherlands" is stored as its UTC moment.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text)
