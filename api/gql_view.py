@@ -48,7 +48,9 @@ def make_context_getter(
             # request would stop a later mutation from writing on SQLite.
             if wrote:
                 await db.commit()
-            else:
+            elif settings.is_sqlite:
+                # Only SQLite needs this; on PostgreSQL the open snapshot blocks nobody and
+                # ending it would cost a second connection checkout per request.
                 await db.rollback()
             yield RequestContext(
                 settings=settings,

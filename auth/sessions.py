@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
@@ -90,17 +91,36 @@ async def resolve_session(
     session = await db.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
     if session is None:
         return SessionLookup(principal=None, wrote=False)
+    # Read before any write attempt: a failed savepoint expires the object's attributes.
+    principal = Principal(person_id=session.person_id, session_id=session.id)
     if now >= session.expires_at or now >= session.last_seen_at + idle_timeout:
-        await db.delete(session)
-        await db.flush()
-        return SessionLookup(principal=None, wrote=True)
+        wrote = await _best_effort(db, lambda: db.delete(session))
+        return SessionLookup(principal=None, wrote=wrote)
     wrote = False
     if now - session.last_seen_at >= TOUCH_INTERVAL:
-        session.last_seen_at = now
-        await db.flush()
-        wrote = True
-    principal = Principal(person_id=session.person_id, session_id=session.id)
+
+        async def touch() -> None:
+            session.last_seen_at = now
+
+        wrote = await _best_effort(db, touch)
     return SessionLookup(principal=principal, wrote=wrote)
+
+
+async def _best_effort(db: AsyncSession, change: Callable[[], Awaitable[None]]) -> bool:
+    """Apply a housekeeping write in a savepoint; on SQLite, give way if another writer won.
+
+    Several requests of one browser arrive together; on SQLite only one can turn its read
+    snapshot into a write ("database is locked"), and the others just saw that very refresh.
+    """
+    try:
+        async with db.begin_nested():
+            await change()
+            await db.flush()
+    except OperationalError:
+        if db.get_bind().dialect.name != "sqlite":
+            raise
+        return False
+    return True
 
 
 async def end_session(db: AsyncSession, *, token: str) -> None:

@@ -158,3 +158,41 @@ def test_cookie_on_local_http_is_not_secure() -> None:
     settings = Settings(public_origin="http://localhost:8000")
     assert session_cookie_name(settings) == "duo_session"
     assert session_cookie(settings, "t").secure is False
+
+
+async def test_concurrent_requests_due_a_refresh_all_succeed_on_sqlite(tmp_path: Any) -> None:
+    """A burst of requests whose session refresh is due: one refreshes, none fails (SQLite)."""
+    import asyncio
+
+    from api.app import create_app
+    from api.database import create_engine, create_session_factory
+    from api.migrate import upgrade_connection
+    from tests.support import add_person, asgi_client
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'burst.sqlite3'}")
+    async with engine.begin() as conn:
+        await upgrade_connection(conn)
+    factory = create_session_factory(engine)
+    async with factory() as db:
+        person = await add_person(db)
+        issued = await sessions.create_session(
+            db,
+            person_id=person.person["id"],
+            absolute_timeout=timedelta(hours=12),
+            now=utcnow() - timedelta(minutes=5),  # last seen 5 minutes ago: a refresh is due
+        )
+        await db.commit()
+    app = create_app(
+        Settings(environment="test", allow_adhoc_queries=True), session_factory=factory
+    )
+    async with asgi_client(app) as client:
+        client.cookies.set("duo_session", issued.token, domain="testserver.local")
+        responses = await asyncio.gather(
+            *(
+                client.post("/graphql", json={"query": "{ viewer { person { id } } }"})
+                for _ in range(24)
+            )
+        )
+    await engine.dispose()
+    assert [r.status_code for r in responses] == [200] * 24
+    assert all("errors" not in r.json() for r in responses), [r.text for r in responses]
