@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, time
 from enum import Enum
 from typing import Any
@@ -63,6 +64,10 @@ class PushDevice:
     created_at: datetime
     last_seen_at: datetime = strawberry.field(description="The app last refreshed it then.")
     expires_at: datetime | None
+    endpoint_hash: str = strawberry.field(
+        description="Hex SHA-256 of the push endpoint: the app finds its own device by hashing "
+        "its subscription's endpoint, without the endpoint (a bearer URL) being sent back."
+    )
 
     @classmethod
     def from_model(cls, row: models.PushSubscription) -> PushDevice:
@@ -73,6 +78,7 @@ class PushDevice:
             created_at=row.created_at,
             last_seen_at=row.last_seen_at,
             expires_at=row.expires_at,
+            endpoint_hash=hashlib.sha256(row.endpoint.encode()).hexdigest(),
         )
 
 

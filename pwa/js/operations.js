@@ -13,7 +13,7 @@ export const OPERATIONS = Object.freeze({
   FormsSubmissions: "3a1577f40649c49c5474c8915f20682a439e280ca82c25dbf5d074f66b9633c4",
   InboxPage: "1f9a487880238071eecedb3ec7ed574c6b5ac88b3135c75c00bb0dade711834f",
   MarkMessageRead: "3836e0b2bf510b44cb1e2f29804a2ad5e1d9e41a4a9b7b852e5cb90d1cf54dc8",
-  PushSettings: "cc8b415494bab8d3f6a501361ae88ba20df6ef809de93d69b1b747f920f7da03",
+  PushSettings: "2cfe0df815ea5644bd9830aa5a42c40e727a624792a12622da862a953690da8f",
   RenamePasskey: "033727c0fcbdb6d0f75570281ea807cc564b61ce061486eb33defff143a68aed",
   RenewRecoveryKey: "b8b33b42873e44c12888b1eda9b3ba64171e5bd7a1344e29b82f47258716ca4e",
   RevokePasskey: "971d9f1fae4982eedbbb9d4453f672d5db748f0ea6e2981b15b1b43233d65833",

@@ -13,14 +13,14 @@ function alertFor(ui, area) {
   return h("p", { class: "alert", role: "alert" }, t(ui.error.key, ui.error.params));
 }
 
-export function notificationsView({ status, data, ui, support, endpoint }, handlers) {
+export function notificationsView({ status, data, ui, support, endpoint, endpointHash }, handlers) {
   const head = [title(t("push.title")), h("p", { class: "lead" }, t("push.lead"))];
   if (status === "loading") return [...head, h("p", { class: "loading" }, t("loading.text"))];
   if (status !== "ready") return [...head, h("p", { class: "alert" }, t(status === "offline" ? "push.offline" : "error.text"))];
-  return [...head, deviceSection(data, ui, support, endpoint, handlers), preferencesSection(data, ui, handlers)];
+  return [...head, deviceSection(data, ui, support, endpoint, endpointHash, handlers), preferencesSection(data, ui, handlers)];
 }
 
-function deviceSection(data, ui, support, endpoint, handlers) {
+function deviceSection(data, ui, support, endpoint, endpointHash, handlers) {
   const lang = getLanguage();
   return section(
     "push-devices",
@@ -45,7 +45,12 @@ function deviceSection(data, ui, support, endpoint, handlers) {
             h(
               "li",
               { class: "push-device" },
-              h("p", { class: "item-title" }, device.name),
+              h(
+                "p",
+                { class: "item-title" },
+                device.name,
+                device.endpointHash === endpointHash ? ` (${t("security.thisDevice")})` : "",
+              ),
               h("p", { class: "note" }, t("push.since", { date: fmt.timestamp(Date.parse(device.createdAt), lang) })),
               h(
                 "div",

@@ -47,6 +47,7 @@ export function notificationsPage(host) {
   let status = "loading";
   let data = null;
   let endpoint = null; // this device's subscription endpoint, if any
+  let endpointHash = null; // its SHA-256, to recognise this device in the server's list
   let ui = { busy: null, error: null, test: null, saved: false };
 
   const onScreen = () => host.view() === "notifications";
@@ -54,6 +55,7 @@ export function notificationsPage(host) {
   async function load() {
     try {
       endpoint = support() === "ok" ? ((await currentSubscription())?.endpoint ?? null) : null;
+      endpointHash = endpoint ? await sha256Hex(endpoint) : null;
       data = (await query("PushSettings")).viewer;
       status = "ready";
     } catch (error) {
@@ -98,7 +100,7 @@ export function notificationsPage(host) {
     remove: (device) =>
       act(`remove-${device.id}`, async () => {
         await mutate("UnsubscribePush", { id: device.id });
-        if (device.endpoint === endpoint || data.pushDevices.length === 1) {
+        if (device.endpointHash === endpointHash || data.pushDevices.length === 1) {
           await (await currentSubscription().catch(() => null))?.unsubscribe();
           endpoint = null;
         }
@@ -124,7 +126,15 @@ export function notificationsPage(host) {
       load();
     },
     render() {
-      return notificationsView({ status, data, ui, support: support(), endpoint }, handlers);
+      return notificationsView(
+        { status, data, ui, support: support(), endpoint, endpointHash },
+        handlers,
+      );
     },
   };
+}
+
+async function sha256Hex(text) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

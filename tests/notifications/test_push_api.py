@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -17,7 +18,7 @@ from notifications.runtime import PushRuntime
 from tests.notifications.support import fake_keys
 from tests.support import error_codes, gql, sign_in
 
-DEVICES = "{ viewer { pushDevices { id name pushService lastSeenAt } } }"
+DEVICES = "{ viewer { pushDevices { id name pushService lastSeenAt endpointHash } } }"
 SUBSCRIBE = """
 mutation($input: PushSubscriptionInput!) { subscribePush(input: $input) { id name lastSeenAt } }
 """
@@ -74,6 +75,9 @@ async def test_subscribing_again_refreshes_the_same_device(
     devices = (await gql(client, DEVICES))["data"]["viewer"]["pushDevices"]
     assert [d["pushService"] for d in devices] == ["fcm.googleapis.com"]
     assert devices[0]["lastSeenAt"] >= first["data"]["subscribePush"]["lastSeenAt"]
+    # The app recognises its own device by hashing its endpoint; the endpoint is not echoed.
+    endpoint = "https://fcm.googleapis.com/fcm/send/phone-1"
+    assert devices[0]["endpointHash"] == hashlib.sha256(endpoint.encode()).hexdigest()
 
 
 async def test_bad_subscriptions_are_field_errors(
