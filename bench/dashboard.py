@@ -22,7 +22,6 @@ import difflib
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -30,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,9 +37,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+# Run as a script: the repository root (for `bench.*`) is not on sys.path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import aiohttp
-import asyncpg
-from sqlalchemy import make_url, select
+from sqlalchemy import select
 from yarl import URL
 
 from api.database import create_engine, create_session_factory, utcnow
@@ -48,68 +49,19 @@ from api.migrate import upgrade
 from api.persisted import OPERATIONS_DIR
 from api.settings import PROJECT_ROOT, Settings
 from auth.sessions import create_session
+from bench.scratch import postgres_database, sqlite_database
 from records.demo import DEMO_CUSTOMER_NUMBER, seed_demo
 from records.models import Person
 
 TARGET_RATIO = 0.40  # the issue: persisted Dashboard at >= 40% of the plain endpoint
 LOOPBACK = "127.0.0.1"
 COOKIE = "duo_session"  # the cookie name on a plain-http origin (auth.cookies)
-BENCH_DATABASE = re.compile(r"^duo_bench[a-z0-9_]*$")
 # A byte away from the allowlisted text: the server cannot use its pre-parsed, pre-validated
 # copy (api/persisted.py matches documents by exact text), as for any ad-hoc client.
 ADHOC_SUFFIX = "\n# ad-hoc copy\n"
 
 
 # --- the database -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BenchDatabase:
-    url: str
-    description: str
-    drop: Callable[[], None]
-
-
-def sqlite_database() -> BenchDatabase:
-    directory = Path(tempfile.mkdtemp(prefix="duo-bench-"))
-    return BenchDatabase(
-        url=f"sqlite+aiosqlite:///{directory / 'bench.sqlite3'}",
-        description=f"SQLite, temporary file in {directory}",
-        drop=lambda: shutil.rmtree(directory, ignore_errors=True),
-    )
-
-
-def postgres_database(server_url: str, name: str) -> BenchDatabase:
-    """Create (or recreate) the dedicated database `name` on the server of `server_url`."""
-    if not BENCH_DATABASE.match(name):
-        raise SystemExit(f"refusing database {name!r}: the bench only creates/drops duo_bench*")
-    url = make_url(server_url)
-    if url.drivername != "postgresql+asyncpg":
-        raise SystemExit("--database-url must be postgresql+asyncpg://... (or omit it for SQLite)")
-
-    async def admin(statements: Sequence[str]) -> None:
-        # The maintenance database: never the tables of whatever database the URL names.
-        conn = await asyncpg.connect(
-            host=url.host or LOOPBACK,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            database="postgres",
-        )
-        try:
-            for statement in statements:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    drop_sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-    asyncio.run(admin([drop_sql, f'CREATE DATABASE "{name}"']))
-    bench_url = url.set(database=name).render_as_string(hide_password=False)
-    return BenchDatabase(
-        url=bench_url,
-        description=f"PostgreSQL, database {name} on {url.host}:{url.port or 5432} (dropped after)",
-        drop=lambda: asyncio.run(admin([drop_sql])),
-    )
 
 
 async def seed_and_sign_in(database_url: str, persons: int) -> tuple[str, float]:

@@ -30,17 +30,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from litestar import Litestar
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,6 +48,7 @@ from api.migrate import upgrade_connection
 from api.persisted import OPERATIONS_DIR
 from api.settings import PROJECT_ROOT, Settings
 from auth.sessions import create_session
+from bench.scratch import postgres_database, sqlite_database
 from forms.models import FormSubmission
 from tests.support import add_person
 
@@ -77,48 +76,6 @@ def server_app() -> Litestar:
 
 
 # --- database and server ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Database:
-    url: str
-    description: str
-    drop: Callable[[], None]
-
-
-def postgres(server_url: str) -> Database:
-    url = make_url(server_url)
-
-    async def admin(statements: Sequence[str]) -> None:
-        conn = await asyncpg.connect(
-            host=url.host or LOOPBACK,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            database="postgres",
-        )
-        try:
-            for statement in statements:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    drop = f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'
-    asyncio.run(admin([drop, f'CREATE DATABASE "{BENCH_DATABASE}"']))
-    return Database(
-        url=url.set(database=BENCH_DATABASE).render_as_string(hide_password=False),
-        description=f"PostgreSQL {url.host}:{url.port or 5432}/{BENCH_DATABASE} (dropped after)",
-        drop=lambda: asyncio.run(admin([drop])),
-    )
-
-
-def sqlite() -> Database:
-    directory = Path(tempfile.mkdtemp(prefix="duo-bench-forms-"))
-    return Database(
-        url=f"sqlite+aiosqlite:///{directory / 'bench.sqlite3'}",
-        description="SQLite, temporary file",
-        drop=lambda: shutil.rmtree(directory, ignore_errors=True),
-    )
 
 
 async def prepare(database_url: str, people: int) -> list[str]:
@@ -317,7 +274,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="for the throughput part")
     parser.add_argument("--seconds", type=float, default=5.0, help="for the throughput part")
     args = parser.parse_args()
-    database = sqlite() if args.sqlite else postgres(args.database_url)
+    database = (
+        sqlite_database("duo-bench-forms-")
+        if args.sqlite
+        else postgres_database(args.database_url, BENCH_DATABASE)
+    )
     work = Path(tempfile.mkdtemp(prefix="duo-bench-forms-"))
     process = None
     try:
