@@ -124,24 +124,12 @@ export function activateView(ui, { onSubmit }) {
     title(t("activate.title")),
     steps(ACTIVATION_STEPS, stepNumber(ui)),
     h("p", { class: "lead" }, t("activate.text")),
-    h(
-      "section",
-      { id: "activation", class: "card", "aria-labelledby": "activation-title" },
-      h("h2", { id: "activation-title" }, t("activate.formTitle")),
-      formError("activation-error", ui.error),
-      h(
-        "form",
-        {
-          id: "activation-form",
-          class: "form",
-          novalidate: true,
-          on: {
-            submit: (event) => {
-              event.preventDefault();
-              onSubmit(event.currentTarget);
-            },
-          },
-        },
+    formCard(
+      { id: "activation", formId: "activation-form", errorId: "activation-error" },
+      t("activate.formTitle"),
+      ui,
+      onSubmit,
+      [
         field(
           { id: "activation-code", label: t("activate.code"), hint: t("activate.codeHint"), error: ui.fieldErrors.code },
           Object.assign(codeInput(ACTIVATION_CODE), { name: "code" }),
@@ -158,8 +146,7 @@ export function activateView(ui, { onSubmit }) {
           }),
         ),
         submitButton(t("activate.submit"), { busy: ui.busy, id: "activation-submit" }),
-        progress(ui),
-      ),
+      ],
       h("p", { class: "note" }, t("activate.rules")),
     ),
     backToSignIn(),
@@ -172,31 +159,18 @@ export function recoverView(ui, { onSubmit }) {
     title(t("recover.title")),
     steps(RECOVERY_STEPS, stepNumber(ui)),
     h("p", { class: "lead" }, t("recover.text")),
-    h(
-      "section",
-      { id: "recovery", class: "card", "aria-labelledby": "recovery-title" },
-      h("h2", { id: "recovery-title" }, t("recover.formTitle")),
-      formError("recovery-error", ui.error),
-      h(
-        "form",
-        {
-          id: "recovery-form",
-          class: "form",
-          novalidate: true,
-          on: {
-            submit: (event) => {
-              event.preventDefault();
-              onSubmit(event.currentTarget);
-            },
-          },
-        },
+    formCard(
+      { id: "recovery", formId: "recovery-form", errorId: "recovery-error" },
+      t("recover.formTitle"),
+      ui,
+      onSubmit,
+      [
         field(
           { id: "recovery-key-input", label: t("recover.key"), hint: t("recover.keyHint"), error: ui.fieldErrors.recoveryKey },
           Object.assign(codeInput(RECOVERY_KEY), { name: "recoveryKey" }),
         ),
         submitButton(t("recover.submit"), { busy: ui.busy, id: "recovery-submit" }),
-        progress(ui),
-      ),
+      ],
       h("p", { class: "note" }, t("recover.noKey")),
     ),
     backToSignIn(),
@@ -311,4 +285,31 @@ export function recoveryKeyView(ui, { recoveryKey, passkeyName, reason }, handle
       submitButton(t("recoveryKey.continue"), { id: "recovery-key-continue" }),
     ),
   ];
+}
+
+/** A card holding one sign-in form: heading, error summary, the fields, progress, a note. */
+function formCard({ id, formId, errorId }, heading, ui, onSubmit, controls, note) {
+  return h(
+    "section",
+    { id, class: "card", "aria-labelledby": `${id}-title` },
+    h("h2", { id: `${id}-title` }, heading),
+    formError(errorId, ui.error),
+    h(
+      "form",
+      {
+        id: formId,
+        class: "form",
+        novalidate: true,
+        on: {
+          submit: (event) => {
+            event.preventDefault();
+            onSubmit(event.currentTarget);
+          },
+        },
+      },
+      ...controls,
+      progress(ui),
+    ),
+    note,
+  );
 }
