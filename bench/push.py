@@ -7,8 +7,9 @@ with the floor measured beside them.
 - The messages are reminders as the worker builds them: one device (own P-256 key and auth
   secret) per message, ~400-byte JSON payload, TTL, Topic and Urgency headers.
 - "this sender": notifications.sender.PushSender, as `duo-abroad worker` runs it (pywebpush's
-  WebPusher.send_async over one shared aiohttp session, bounded concurrency, VAPID header signed
-  once per push-service origin, uvloop when installed).
+  WebPusher composes each request; one shared pool of keep-alive connections, see
+  notifications/transport.py; bounded concurrency; VAPID header signed once per push-service
+  origin; uvloop when installed).
 - "plain loop": `pywebpush.webpush()` per message: a new connection and TLS handshake and a new
   VAPID signature each time (what a first implementation does).
 - "floor": RFC 8291 encryption alone per message (new key pair, ECDH, HKDF, AES-GCM), one core.
@@ -51,7 +52,7 @@ from py_vapid import Vapid
 from notifications.sender import Outcome, PushSender
 from notifications.texts import reminder_payload, topic_for
 from notifications.vapid import VapidSigner, b64url, generate_keys
-from notifications.webpush import PushRequest, WebPushClient, create_http_session, encrypt
+from notifications.webpush import PushRequest, WebPushClient, create_transport, encrypt
 
 SINK = Path(__file__).resolve().parent / "push_sink.py"
 SUBJECT = "mailto:bench@localhost"
@@ -209,11 +210,9 @@ def run_http_ece(messages: Sequence[Message]) -> Run:
 
 def run_sender(messages: Sequence[Message], concurrency: int, context: ssl.SSLContext) -> Run:
     async def main() -> Run:
-        session = create_http_session(
-            concurrency=concurrency, public_only=False, ssl_context=context
-        )
+        session = create_transport(timeout_seconds=10, public_only=False, ssl_context=context)
         sender = PushSender(
-            WebPushClient(session, timeout_seconds=10),
+            WebPushClient(session),
             VapidSigner(generate_keys(), subject=SUBJECT),
             concurrency=concurrency,
         )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-import aiohttp
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,7 +14,8 @@ from api.settings import Settings
 from notifications import vapid
 from notifications.jobs import PushWorker, memory_queuer
 from notifications.sender import PushMetrics, PushSender
-from notifications.webpush import WebPushClient, create_http_session
+from notifications.transport import PushTransport
+from notifications.webpush import WebPushClient, create_transport
 
 log = structlog.get_logger("notifications.runtime")
 
@@ -35,7 +35,7 @@ class PushRuntime:
         self.metrics = PushMetrics()
         self._ssl_context = ssl_context
         self._keys: vapid.VapidKeys | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._http: PushTransport | None = None
         self._sender: PushSender | None = None
         self._lock = asyncio.Lock()
         self._worker: PushWorker | None = None
@@ -56,15 +56,13 @@ class PushRuntime:
             keys = await self.keys()
             async with self._lock:
                 if self._sender is None:
-                    self._http = create_http_session(
-                        concurrency=self.settings.push_concurrency,
+                    self._http = create_transport(
+                        timeout_seconds=self.settings.push_timeout_seconds,
                         public_only=self.settings.is_production,
                         ssl_context=self._ssl_context,
                     )
                     self._sender = PushSender(
-                        WebPushClient(
-                            self._http, timeout_seconds=self.settings.push_timeout_seconds
-                        ),
+                        WebPushClient(self._http),
                         vapid.VapidSigner(keys, subject=vapid.subject(self.settings)),
                         concurrency=self.settings.push_concurrency,
                         metrics=self.metrics,

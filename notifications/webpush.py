@@ -1,5 +1,8 @@
 """The pywebpush adapter: one POST to a push service. Library exceptions never leave this module.
 
+pywebpush composes the request (headers, TTL, the encrypted body); notifications/transport.py
+carries it.
+
 What goes over the wire follows RFC 8030 (TTL, Topic, Urgency headers), RFC 8291 (message
 encryption, `aes128gcm` from RFC 8188) and RFC 8292 (VAPID Authorization header, signed elsewhere
 and passed in). The result is a plain `PushResponse`; deciding what it means is the sender's job.
@@ -8,16 +11,11 @@ and passed in). The result is a plain `PushResponse`; deciding what it means is 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
-import socket
 import ssl
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,6 +23,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pywebpush import CaseInsensitiveDict, WebPusher, WebPushException
 
 from api.database import utcnow
+from notifications.transport import (
+    Outgoing,
+    PublicOnlyResolver,
+    PushTransport,
+    TransportError,
+    UnsafeRequest,
+    system_resolver,
+)
 
 _RECORD_SIZE = (4096).to_bytes(4, "big")
 _P256 = ec.SECP256R1()
@@ -66,15 +72,13 @@ def encrypt(payload: bytes, *, p256dh: bytes, auth: bytes) -> bytes:
 
 
 class _Pusher(WebPusher):  # type: ignore[misc]  # pywebpush ships no type information
-    """pywebpush's WebPusher (its send_async: headers, TTL, the POST on the shared session) with
-    the keys decoded once by us instead of deep-copied and re-decoded, and the leaner encryption
-    above (the same bytes on the wire). pywebpush is pinned to 2.5.x for these two seams."""
+    """pywebpush's WebPusher composes the request (its headers, TTL, Content-Encoding, the
+    encrypted body), with the keys decoded once by us instead of deep-copied and re-decoded, and
+    the leaner encryption above (the same bytes on the wire). pywebpush is pinned to 2.5.x for
+    these seams (`encode`, `_prepare_send_data`); the POST itself goes through PushTransport."""
 
-    def __init__(
-        self, endpoint: str, p256dh: bytes, auth: bytes, session: aiohttp.ClientSession
-    ) -> None:
+    def __init__(self, endpoint: str, p256dh: bytes, auth: bytes) -> None:
         self.verbose = False
-        self.aiohttp_session = session
         self.subscription_info = {"endpoint": endpoint}
         self.receiver_key = p256dh
         self.auth_key = auth
@@ -83,6 +87,12 @@ class _Pusher(WebPusher):  # type: ignore[misc]  # pywebpush ships no type infor
         reply = CaseInsensitiveDict()
         reply["body"] = encrypt(data, p256dh=self.receiver_key, auth=self.auth_key)
         return reply
+
+    def prepare(
+        self, payload: bytes, headers: dict[str, str], ttl: int
+    ) -> tuple[dict[str, str], bytes]:
+        prepared = self._prepare_send_data(payload, headers, ttl=ttl, content_encoding="aes128gcm")
+        return prepared["headers"], prepared["data"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,62 +132,26 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (moment - utcnow()).total_seconds())
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """Resolves push-service host names and drops non-public addresses (SSRF, DNS rebinding).
+@dataclass(frozen=True, slots=True)
+class PreparedPush:
+    """A message encrypted and composed, ready to go out."""
 
-    An endpoint is a URL that a browser, or an attacker posing as one, handed us; in production
-    it must never make this server talk to its own network.
-    """
-
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
-        self._inner = inner or aiohttp.ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        public = [r for r in results if ipaddress.ip_address(r["host"]).is_global]
-        if not public:
-            raise OSError(f"{host} resolves to no public address")
-        return public
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def create_http_session(
-    *,
-    concurrency: int,
-    public_only: bool,
-    ssl_context: ssl.SSLContext | None = None,
-) -> aiohttp.ClientSession:
-    """The one HTTP session every push goes through: pooled keep-alive connections."""
-    connector = aiohttp.TCPConnector(
-        limit=concurrency,
-        ssl=ssl_context if ssl_context is not None else True,
-        ttl_dns_cache=300,
-        resolver=PublicOnlyResolver() if public_only else None,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        # Push services ignore these; not sending them saves bytes on every request.
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        auto_decompress=False,
-        # No cookie state: push services need none, and one must never leak to another.
-        cookie_jar=aiohttp.DummyCookieJar(),
-        raise_for_status=False,
-    )
+    outgoing: Outgoing
 
 
 class WebPushClient:
-    """Encrypts and POSTs one message with pywebpush over the shared aiohttp session."""
+    """Encrypts one message (pywebpush composes it) and POSTs it over the shared transport.
 
-    def __init__(self, session: aiohttp.ClientSession, *, timeout_seconds: float) -> None:
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    Two steps, so that a sender can encrypt a batch in one tight loop and then send it: the
+    encryption then runs as fast as alone, not slowed by the network code between its runs
+    (bench/push.py)."""
 
-    async def post(self, request: PushRequest, *, authorization: str) -> PushResponse:
-        headers: dict[str, Any] = {
+    def __init__(self, transport: PushTransport) -> None:
+        self._transport = transport
+
+    def prepare(self, request: PushRequest, *, authorization: str) -> PreparedPush | PushResponse:
+        """The message ready to send, or why it cannot be sent (a PushResponse without status)."""
+        headers = {
             "Authorization": authorization,
             # pywebpush sends none; receivers that parse bodies strictly refuse that.
             "Content-Type": "application/octet-stream",
@@ -187,37 +161,58 @@ class WebPushClient:
             headers["Topic"] = request.topic
         try:
             pusher = _Pusher(
-                request.endpoint,
-                _b64url_decode(request.p256dh),
-                _b64url_decode(request.auth),
-                self._session,
+                request.endpoint, _b64url_decode(request.p256dh), _b64url_decode(request.auth)
             )
-            response = await pusher.send_async(
-                request.payload,
-                headers,
-                ttl=request.ttl,
-                content_encoding="aes128gcm",
-                timeout=self._timeout,
-            )
-        except UnicodeDecodeError as exc:  # pywebpush reads the body as text
-            return PushResponse(status=None, error="bad-response", detail=_short(exc))
-        except (InvalidSubscriptionKeys, WebPushException, ValueError, TypeError) as exc:
+            wire_headers, body = pusher.prepare(request.payload, headers, request.ttl)
+            return PreparedPush(self._transport.compose(request.endpoint, wire_headers, body))
+        except (InvalidSubscriptionKeys, WebPushException, UnsafeRequest) as exc:
             return PushResponse(status=None, error="invalid-keys", detail=_short(exc))
+        except (ValueError, TypeError) as exc:  # undecodable keys
+            return PushResponse(status=None, error="invalid-keys", detail=_short(exc))
+
+    async def send(self, prepared: PreparedPush) -> PushResponse:
+        try:
+            answer = await self._transport.send(prepared.outgoing)
         except TimeoutError:
             return PushResponse(status=None, error="timeout")
-        except aiohttp.ClientError as exc:
+        except (TransportError, OSError) as exc:
             return PushResponse(status=None, error="connection", detail=_short(exc))
-        except OSError as exc:
-            return PushResponse(status=None, error="connection", detail=_short(exc))
-        status = int(response.status)
         retry_after = None
-        if status == 429 or status >= 500:
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        return PushResponse(status=status, retry_after=retry_after)
+        if answer.status == 429 or answer.status >= 500:
+            retry_after = retry_after_seconds(answer.retry_after)
+        detail = _explanation(answer.body) if answer.status >= 400 else None
+        return PushResponse(status=answer.status, retry_after=retry_after, detail=detail)
+
+    async def post(self, request: PushRequest, *, authorization: str) -> PushResponse:
+        prepared = self.prepare(request, authorization=authorization)
+        if isinstance(prepared, PushResponse):
+            return prepared
+        return await self.send(prepared)
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+
+def create_transport(
+    *, timeout_seconds: float, public_only: bool, ssl_context: ssl.SSLContext | None = None
+) -> PushTransport:
+    """The one transport every push of a process goes through: pooled keep-alive connections;
+    in production only to public addresses (an endpoint is a URL a browser handed us)."""
+    return PushTransport(
+        timeout_seconds=timeout_seconds,
+        resolver=PublicOnlyResolver() if public_only else system_resolver,
+        ssl_context=ssl_context,
+    )
 
 
 def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _explanation(body: bytes) -> str | None:
+    """The start of a refusal's body (FCM and Mozilla say why there), printable, for operators."""
+    text = "".join(c if c.isprintable() else " " for c in body.decode("utf-8", "replace"))
+    return " ".join(text.split())[:120] or None
 
 
 def _short(exc: BaseException) -> str:

@@ -1,11 +1,10 @@
 """The pieces of the sender without a network: encryption, VAPID header reuse, status codes,
-endpoint checks (SSRF), retry policy."""
+endpoint checks (SSRF), retry policy. The transport's own checks: test_transport.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from email.utils import format_datetime
 
 import http_ece
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
@@ -27,7 +25,6 @@ from notifications.subscriptions import check_endpoint, check_keys, describe_use
 from notifications.texts import MAX_PAYLOAD_BYTES, reminder_payload
 from notifications.webpush import (
     InvalidSubscriptionKeys,
-    PublicOnlyResolver,
     PushResponse,
     encrypt,
     retry_after_seconds,
@@ -245,33 +242,3 @@ def test_a_long_description_is_shortened_to_fit_a_push_message() -> None:
     )
     assert len(payload) <= MAX_PAYLOAD_BYTES
     assert json.loads(payload)["body"].endswith("ß…")
-
-
-async def test_the_production_resolver_never_hands_out_private_addresses() -> None:
-    class Fixed(AbstractResolver):
-        def __init__(self, *addresses: str) -> None:
-            self.addresses = addresses
-
-        async def resolve(
-            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-        ) -> list[ResolveResult]:
-            return [
-                {
-                    "hostname": host,
-                    "host": a,
-                    "port": port,
-                    "family": family,
-                    "proto": 0,
-                    "flags": 0,
-                }
-                for a in self.addresses
-            ]
-
-        async def close(self) -> None:
-            return None
-
-    rebinding = PublicOnlyResolver(Fixed("127.0.0.1", "10.1.2.3", "169.254.169.254", "::1"))
-    with pytest.raises(OSError, match="no public address"):
-        await rebinding.resolve("fcm.googleapis.com", 443)
-    mixed = PublicOnlyResolver(Fixed("10.0.0.1", "142.250.74.42"))
-    assert [r["host"] for r in await mixed.resolve("fcm.googleapis.com", 443)] == ["142.250.74.42"]
