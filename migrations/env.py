@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
@@ -17,7 +18,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Custom types render as their import, so migrations do not depend on api internals moving.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         autogen_context.imports.add("from api.database import UTCDateTime")
