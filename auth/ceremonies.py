@@ -229,7 +229,7 @@ async def start_add(
 async def start_login(
     db: AsyncSession, *, settings: Settings, limiter: RateLimiter, meta: RequestMeta
 ) -> Started:
-    await ratelimit.enforce(limiter, ratelimit.LOGIN_PER_IP, meta.ip_address or "-")
+    await ratelimit.enforce(limiter, ratelimit.LOGIN_OPTIONS_PER_IP, meta.ip_address or "-")
     options = wa.authentication_options(rp_id=settings.rp_id)
     binding = await _pending(
         db,
@@ -434,6 +434,7 @@ async def finish_login(
     previous_session_token: str | None,
     meta: RequestMeta,
 ) -> LoggedIn:
+    await ratelimit.enforce(limiter, ratelimit.LOGIN_PER_IP, meta.ip_address or "-")
     credential = wa.parse_authentication(payload)
     _, challenge = await _take_challenge(
         db,

@@ -27,6 +27,10 @@ class Limit:
 ACTIVATION_PER_IP = Limit("activation-ip", 10, 15 * 60)
 ACTIVATION_PER_ACCOUNT = Limit("activation-account", 10, 60 * 60)
 RECOVERY_PER_IP = Limit("recovery-ip", 10, 15 * 60)
+# Passkey autofill asks for sign-in options on every visit of the sign-in page, whether or not
+# anyone signs in, and a campus or a mobile carrier puts many people behind one address: the
+# options get a wide allowance (each is one short-lived challenge row), the attempts a tight one.
+LOGIN_OPTIONS_PER_IP = Limit("login-options-ip", 300, 60)
 LOGIN_PER_IP = Limit("login-ip", 60, 60)
 LOGIN_PER_ACCOUNT = Limit("login-account", 20, 60)
 REGISTRATION_PER_IP = Limit("registration-ip", 30, 15 * 60)

@@ -404,3 +404,19 @@ async def test_secrets_never_reach_the_audit_log_or_logs(
     for secret in (code, code.replace("-", ""), key, key.replace("-", ""), token):
         assert secret not in dump
         assert secret not in logs
+
+
+async def test_many_sign_in_page_visits_behind_one_address_are_not_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """Passkey autofill fetches options on every visit of the sign-in page; a campus behind one
+    address must not be locked out by visits alone. Attempts keep their own, tighter limit."""
+    visits = [(await post(client, "/auth/login/options", {})).status_code for _ in range(120)]
+    assert set(visits) == {200}
+    # Guessing: assertions for challenges this server never issued.
+    bogus = {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}
+    attempts = [await post(client, "/auth/login", bogus) for _ in range(61)]
+    assert {a.status_code for a in attempts[:60]} == {400}
+    assert attempts[60].status_code == 429
+    assert error_code(attempts[60]) == "RATE_LIMITED"
+    assert int(attempts[60].headers["retry-after"]) > 0
