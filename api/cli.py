@@ -124,6 +124,22 @@ def _activation_issue(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _housekeeping(args: argparse.Namespace, settings: Settings) -> int:
+    from api import housekeeping
+    from api.database import create_engine, create_session_factory
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            purged = await housekeeping.run(create_session_factory(engine), settings)
+        finally:
+            await engine.dispose()
+        print(f"purged {purged.sessions} expired session(s), {purged.uploads} expired upload(s)")
+        return 0
+
+    return asyncio.run(run())
+
+
 def _redact(url: str) -> str:
     # Never print a database password.
     from sqlalchemy import make_url
@@ -167,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_commands(sub)
     add_form_commands(sub)
     add_push_commands(sub)
+
+    chores = sub.add_parser(
+        "housekeeping",
+        help="purge expired sessions and never-submitted uploads now (workers do it daily)",
+    )
+    chores.set_defaults(handler=_housekeeping)
 
     export = sub.add_parser(
         "export-schema",

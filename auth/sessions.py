@@ -139,3 +139,18 @@ async def list_sessions(db: AsyncSession, *, person_id: uuid.UUID) -> Sequence[W
         .order_by(WebSession.last_seen_at.desc())
     )
     return (await db.scalars(stmt)).all()
+
+
+async def purge_expired(
+    db: AsyncSession, *, idle_timeout: timedelta, now: datetime | None = None
+) -> int:
+    """Delete sessions past their absolute or idle timeout; a lookup would refuse them anyway.
+
+    Lookups delete the ones that come back; this removes the ones that never do."""
+    now = now or utcnow()
+    result = await db.execute(
+        delete(WebSession).where(
+            (WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - idle_timeout)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

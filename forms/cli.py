@@ -1,4 +1,5 @@
-"""`duo-abroad forms …`: DUO staff set a submission's status; operators purge stale uploads.
+"""`duo-abroad forms …`: DUO staff set a submission's status. (Stale uploads are purged by the
+daily housekeeping: api/housekeeping.py.)
 
 Heavy imports happen inside the handlers, so `duo-abroad --help` stays quick.
 """
@@ -27,11 +28,6 @@ def add_form_commands(sub: Any) -> None:
     status.add_argument("status", choices=["processed", "rejected"])
     status.add_argument("--reason", help="why (required for rejected; shown to the person)")
     status.set_defaults(handler=_set_status)
-
-    purge = actions.add_parser(
-        "purge-uploads", help="delete attachments that were never submitted and have expired"
-    )
-    purge.set_defaults(handler=_purge_uploads)
 
 
 def _set_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,29 +63,6 @@ def _set_status(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await engine.dispose()
         print(f"submission {row.client_id}: {row.status.value} (the person's inbox has a message)")
-        return 0
-
-    return asyncio.run(run())
-
-
-def _purge_uploads(args: argparse.Namespace, settings: Settings) -> int:
-    from api.database import create_engine, create_session_factory
-    from forms.attachments import FileSystemStore
-    from forms.uploads import expired_uploads
-
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        store = FileSystemStore(settings.forms_attachment_dir)
-        try:
-            async with create_session_factory(engine)() as db:
-                keys = await expired_uploads(db)
-                await db.commit()
-            # Files after the commit: a file without a row is harmless, the reverse is not.
-            for key in keys:
-                await store.delete(key)
-        finally:
-            await engine.dispose()
-        print(f"purged {len(keys)} expired upload(s)")
         return 0
 
     return asyncio.run(run())

@@ -5,6 +5,7 @@ SQLite default. The same worker runs on either.
   transaction that creates the deliveries (a rollback leaves no job, a commit always has one).
 - `push.tick` runs every minute on one worker at a time (pgqueuer's scheduler): post due
   reminders, re-queue deliveries whose job was lost or whose worker died, log the counters.
+- `housekeeping.daily` (api/housekeeping.py) runs once a day, also on one worker at a time.
 The in-memory queue dies with its process; deliveries are rows in the database, so a restart
 re-queues every unfinished one before it takes new work.
 """
@@ -28,6 +29,7 @@ from pgqueuer.ports import RepositoryPort
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import housekeeping
 from api.database import utcnow
 from api.settings import Settings
 from notifications import deliveries, scheduler
@@ -37,6 +39,7 @@ log = structlog.get_logger("notifications.jobs")
 
 DELIVER = "push.deliver"
 TICK = "push.tick"
+HOUSEKEEPING = "housekeeping.daily"
 BATCH_SIZE = 100
 # Its own PostgreSQL schema keeps pgqueuer's tables out of the application's (and out of
 # alembic's comparison with the models); created by migration 0005.
@@ -176,6 +179,12 @@ class PushWorker:
         @pgq.schedule(TICK, "* * * * *")
         async def tick(schedule: Schedule) -> None:
             await self.tick()
+
+        # Not push work, but this is the process that runs schedules: one at a time however
+        # many workers run, and the embedded server's own worker on SQLite.
+        @pgq.schedule(HOUSEKEEPING, housekeeping.SCHEDULE)
+        async def chores(schedule: Schedule) -> None:
+            await housekeeping.run(self.session_factory, self.settings)
 
     async def deliver(self, ids: Sequence[uuid.UUID]) -> None:
         """Claim, send, record. No transaction stays open while the network is waited on."""

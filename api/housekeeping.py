@@ -1,0 +1,52 @@
+"""Daily housekeeping: rows that can never be used again, and the files that belong to them.
+
+Run once a day by the workers (pgqueuer's scheduler, so one worker at a time however many run),
+by the embedded server's own worker on SQLite, and on demand by `duo-abroad housekeeping`.
+Every step is safe to repeat and to run beside live traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.database import utcnow
+from api.settings import Settings
+from auth import sessions
+from forms.attachments import FileSystemStore
+from forms.uploads import expired_uploads
+
+log = structlog.get_logger("api.housekeeping")
+
+SCHEDULE = "17 3 * * *"  # every day at 03:17 UTC: away from the top of the hour
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    sessions: int
+    uploads: int
+
+
+async def run(
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> Purged:
+    now = now or utcnow()
+    async with session_factory() as db:
+        expired_sessions = await sessions.purge_expired(
+            db, idle_timeout=settings.session_idle_timeout, now=now
+        )
+        keys = await expired_uploads(db, now=now)
+        await db.commit()
+    # Files after the commit: a file without a row is harmless, a row without its file is not.
+    store = FileSystemStore(settings.forms_attachment_dir)
+    for key in keys:
+        await store.delete(key)
+    purged = Purged(sessions=expired_sessions, uploads=len(keys))
+    log.info("housekeeping.done", sessions=purged.sessions, uploads=purged.uploads)
+    return purged
