@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import strawberry
 from strawberry.extensions import (
@@ -17,10 +17,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from api.connection import Connection, connection
 from api.context import RequestContext
 from api.gql_errors import DomainErrors, log_errors
 from api.ids import parse_uuid
-from api.pagination import Page
 from api.persisted import PersistedDocuments
 from api.settings import Settings
 from auth.schema import AccountFields, AuthMutation
@@ -41,25 +41,6 @@ from records.schema import (
 
 T = TypeVar("T")
 Ctx = Info[RequestContext, None]
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
-class Connection(Generic[T]):
-    nodes: list[T]
-    page_info: PageInfo
-
-
-def _connection(page: Page[object], convert: Callable[[object], T]) -> Connection[T]:
-    return Connection(
-        nodes=[convert(item) for item in page.items],
-        page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-    )
 
 
 @strawberry.type(description="The signed-in person and everything DUO holds about them.")
@@ -109,7 +90,7 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
             after=after,
             include_completed=include_completed,
         )
-        return _connection(page, Deadline.from_model)  # type: ignore[arg-type]
+        return connection(page, Deadline.from_model)
 
     @strawberry.field(description="Inbox messages, newest first.")
     async def inbox(
@@ -117,7 +98,7 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
     ) -> Connection[InboxMessage]:
         ctx = info.context
         page = await ctx.read(inbox.list_messages, ctx.person_id(), first=first, after=after)
-        return _connection(page, InboxMessage.from_model)  # type: ignore[arg-type]
+        return connection(page, InboxMessage.from_model)
 
     @strawberry.field
     async def unread_messages(self, info: Ctx) -> int:

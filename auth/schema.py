@@ -11,6 +11,7 @@ import segno
 import strawberry
 from strawberry.types import Info
 
+from api.connection import Connection, connection
 from api.context import RequestContext
 from api.ids import parse_uuid
 from api.pagination import Page
@@ -65,12 +66,17 @@ class SecurityEvent:
         description="How a passkey was added: activation, add, device_link or recovery."
     )
 
-
-@strawberry.type
-class SecurityEventPage:
-    nodes: list[SecurityEvent]
-    has_next_page: bool
-    end_cursor: str | None
+    @classmethod
+    def from_model(cls, event: models.AuditEvent) -> SecurityEvent:
+        return cls(
+            id=strawberry.ID(str(event.id)),
+            occurred_at=event.occurred_at,
+            action=event.action,
+            outcome=event.outcome,
+            ip_address=event.ip_address,
+            user_agent=event.user_agent,
+            purpose=str(event.details["purpose"]) if "purpose" in event.details else None,
+        )
 
 
 @strawberry.type(description="A link (and QR code) to add a passkey on another device.")
@@ -121,27 +127,12 @@ class AccountFields:
     @strawberry.field(description="The account's security audit trail, newest first.")
     async def security_events(
         self, info: Ctx, first: int = 20, after: str | None = None
-    ) -> SecurityEventPage:
+    ) -> Connection[SecurityEvent]:
         ctx = info.context
         page: Page[models.AuditEvent] = await ctx.read(
             audit.list_for_person, ctx.person_id(), first=first, after=after
         )
-        return SecurityEventPage(
-            nodes=[
-                SecurityEvent(
-                    id=strawberry.ID(str(e.id)),
-                    occurred_at=e.occurred_at,
-                    action=e.action,
-                    outcome=e.outcome,
-                    ip_address=e.ip_address,
-                    user_agent=e.user_agent,
-                    purpose=str(e.details["purpose"]) if "purpose" in e.details else None,
-                )
-                for e in page.items
-            ],
-            has_next_page=page.has_next_page,
-            end_cursor=page.end_cursor,
-        )
+        return connection(page, SecurityEvent.from_model)
 
 
 @strawberry.type

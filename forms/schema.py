@@ -15,6 +15,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api.connection import Connection, connection
 from api.context import RequestContext
 from api.database import utcnow
 from api.ids import parse_uuid
@@ -153,13 +154,6 @@ class Submission:
         )
 
 
-@strawberry.type
-class SubmissionPage:
-    nodes: list[Submission]
-    has_next_page: bool
-    end_cursor: str | None
-
-
 @strawberry.type(description="Why a value was refused.")
 class FieldError:
     path: str = strawberry.field(
@@ -283,15 +277,11 @@ class FormsFields:
     @strawberry.field(description="Submitted forms, most recent first.")
     async def submissions(
         self, info: Ctx, first: int = 20, after: str | None = None
-    ) -> SubmissionPage:
+    ) -> Connection[Submission]:
         ctx = info.context
         page = await ctx.read(service.list_submissions, ctx.person_id(), first=first, after=after)
         attachments = await ctx.read(service.attachments_of, [r.id for r in page.items])
-        return SubmissionPage(
-            nodes=[Submission.build(r, attachments[r.id]) for r in page.items],
-            has_next_page=page.has_next_page,
-            end_cursor=page.end_cursor,
-        )
+        return connection(page, lambda r: Submission.build(r, attachments[r.id]))
 
     @strawberry.field(description="One of the viewer's submissions by its client UUID.")
     async def submission(self, info: Ctx, id: strawberry.ID) -> Submission:

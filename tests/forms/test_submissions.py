@@ -302,10 +302,10 @@ async def test_submissions_are_listed_newest_first_with_pages(
         ids.append(item["clientId"])
         await submit(client, item)
     first = (await gql(client, SUBMISSIONS, {"first": 2}))["data"]["viewer"]["submissions"]
-    assert first["hasNextPage"] is True
-    rest = await gql(client, SUBMISSIONS, {"first": 2, "after": first["endCursor"]})
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = await gql(client, SUBMISSIONS, {"first": 2, "after": first["pageInfo"]["endCursor"]})
     page = rest["data"]["viewer"]["submissions"]
     listed = [n["id"] for n in first["nodes"] + page["nodes"]]
     assert sorted(listed) == sorted(ids)
-    assert page["hasNextPage"] is False
+    assert page["pageInfo"]["hasNextPage"] is False
     assert all(n["status"] == "RECEIVED" for n in first["nodes"])
