@@ -34,6 +34,16 @@ log = structlog.get_logger("api.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Everything but the PWA's static files: answers default to `no-store`, once, here.
+DYNAMIC_PREFIXES = (
+    "/graphql",
+    "/auth/",
+    "/forms/",
+    "/extracts/",
+    "/s/",
+    "/health/",
+    "/.well-known/",
+)
 # Public, cookie-free endpoints that any site may call (a verifier's own web page).
 CROSS_SITE_ALLOWED = frozenset({"/extracts/verify"})
 # Path segments that are bearer secrets: logged as "…" so the access log cannot replay them.
@@ -91,7 +101,7 @@ class EdgeMiddleware:
         status = 500
         is_ide = self.settings.allow_adhoc_queries and path == "/graphql"
         csp = self.ide_csp if is_ide else self.csp
-        is_api = path == "/graphql" or path.startswith("/auth/")
+        is_api = path.startswith(DYNAMIC_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -102,7 +112,8 @@ class EdgeMiddleware:
                 headers.append((b"content-security-policy", csp))
                 headers.append((b"x-request-id", request_id.encode()))
                 if is_api and not any(k == b"cache-control" for k, _ in headers):
-                    # Personal data: never in a shared or disk cache (shared devices, proxies).
+                    # Personal data: never in a shared or disk cache (shared devices, proxies),
+                    # unless the route says otherwise (public keys, status lists, extract files).
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)

@@ -83,7 +83,6 @@ def _options_response(
     return Response(
         {"publicKey": json.loads(started.options_json)},
         cookies=[_ceremony_cookie(settings, cookie, started.binding)],
-        headers={"cache-control": "no-store"},
     )
 
 
@@ -156,7 +155,6 @@ class AuthController(Controller):
                 session_cookie(settings, result.session.token),
                 _expired(settings, LOGIN_COOKIE),
             ],
-            headers={"cache-control": "no-store"},
         )
 
     @post("/activation", status_code=200)
@@ -232,7 +230,7 @@ class AuthController(Controller):
         }
         if result.recovery_key is not None:
             body["recoveryKey"] = result.recovery_key
-        return Response(body, cookies=cookies, headers={"cache-control": "no-store"})
+        return Response(body, cookies=cookies)
 
 
 async def _principal(

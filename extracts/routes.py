@@ -182,11 +182,7 @@ class ExtractController(Controller):
         await enforce(limiter, VERIFY_PER_IP, _client_ip(request))
         issuer = _issuer(request)
         verification = await _unit(request, lambda db: issuer.verify(db, data.jws))
-        return Response(
-            verification.as_json(),
-            media_type=MediaType.JSON,
-            headers={"cache-control": "no-store"},
-        )
+        return Response(verification.as_json(), media_type=MediaType.JSON)
 
     @get("/{name:str}", cache=False)
     async def download(
@@ -312,7 +308,7 @@ async def open_share_link(
         link = await service.open_share_link(db, token)
         return link, await issuer.verify(db, link.extract.jws)
 
-    headers = {"cache-control": "no-store", "x-robots-tag": "noindex"}
+    headers = {"x-robots-tag": "noindex"}
     try:
         link, verification = await _unit(request, check)
     except DomainError as exc:

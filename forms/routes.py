@@ -40,7 +40,6 @@ from forms.runtime import FormsRuntime, runtime_of
 
 T = TypeVar("T")
 MAX_JSON_BYTES = 16 * 1024
-NO_STORE = {"cache-control": "no-store"}
 
 
 class CreateUpload(Struct, rename="camel"):
@@ -74,7 +73,6 @@ def _upload_error(_: Request[Any, Any, Any], exc: uploads.UploadError) -> Respon
         {"errors": [{"message": exc.message, "extensions": extensions}]},
         status_code=exc.status,
         media_type=MediaType.JSON,
-        headers=NO_STORE,
     )
 
 
@@ -160,7 +158,7 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
             return Response(
                 _status(row, runtime, chunk_bytes),
                 status_code=201,
-                headers={**NO_STORE, "location": f"/forms/attachments/{row.id}"},
+                headers={"location": f"/forms/attachments/{row.id}"},
             )
 
         @get("/{attachment_id:uuid}")
@@ -171,7 +169,7 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
             row = await _unit(
                 request, lambda db, person_id: uploads.get_attachment(db, person_id, attachment_id)
             )
-            return Response(_status(row, runtime, chunk_bytes), headers=NO_STORE)
+            return Response(_status(row, runtime, chunk_bytes))
 
         @put(
             "/{attachment_id:uuid}/chunks",
@@ -192,7 +190,7 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
                     db, runtime.store, person_id, attachment_id, offset=offset, data=body
                 ),
             )
-            return Response(_status(row, runtime, chunk_bytes), headers=NO_STORE)
+            return Response(_status(row, runtime, chunk_bytes))
 
         @post("/{attachment_id:uuid}/complete", guards=[json_only], status_code=200)
         async def complete(
@@ -205,7 +203,7 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
                     db, runtime.store, person_id, attachment_id
                 ),
             )
-            return Response(_status(row, runtime, chunk_bytes), headers=NO_STORE)
+            return Response(_status(row, runtime, chunk_bytes))
 
         @get("/{attachment_id:uuid}/content")
         async def content(
