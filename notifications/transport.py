@@ -69,6 +69,24 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: IPv4 reached through a translator
+
+
+def is_public_address(text: str) -> bool:
+    """Globally routable, and so is any IPv4 address an IPv6 one carries (IPv4-mapped, 6to4,
+    Teredo, NAT64): `64:ff9b::a00:1` is 10.0.0.1 on a network with a NAT64 gateway."""
+    address = ipaddress.ip_address(text)
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        teredo = address.teredo
+        embedded = [address.ipv4_mapped, address.sixtofour, teredo[1] if teredo else None]
+        if address in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        return all(inner is None or inner.is_global for inner in embedded)
+    return True
+
+
 class PublicOnlyResolver:
     """Resolves push-service host names and drops non-public addresses (SSRF, DNS rebinding)."""
 
@@ -77,7 +95,7 @@ class PublicOnlyResolver:
 
     async def __call__(self, host: str, port: int) -> list[str]:
         addresses = await self._inner(host, port)
-        public = [a for a in addresses if ipaddress.ip_address(a).is_global]
+        public = [a for a in addresses if is_public_address(a)]
         if not public:
             raise TransportError(f"{host} resolves to no public address")
         return public

@@ -25,6 +25,7 @@ from notifications.transport import (
     PushTransport,
     TransportError,
     UnsafeRequest,
+    is_public_address,
 )
 from notifications.webpush import PushRequest, WebPushClient
 from tests.notifications.support import fake_keys
@@ -287,6 +288,25 @@ async def test_production_never_connects_to_a_private_address(server: Server) ->
     finally:
         await transport.close()
     assert server.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("142.250.74.42", True),
+        ("2a00:1450:4001:82b::200a", True),
+        ("10.1.2.3", False),
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("169.254.169.254", False),  # cloud metadata
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped
+        ("64:ff9b::a00:1", False),  # NAT64 to 10.0.0.1
+        ("64:ff9b::808:808", True),  # NAT64 to 8.8.8.8
+        ("2002:7f00:1::", False),  # 6to4 around 127.0.0.1
+        ("fd00::1", False),
+    ],
+)
+def test_addresses_that_smuggle_a_private_one_are_not_public(address: str, public: bool) -> None:
+    assert is_public_address(address) is public
 
 
 async def test_dns_answers_are_filtered_not_trusted() -> None:
