@@ -14,6 +14,7 @@ const SHELL = [
   "/index.html",
   "/manifest.webmanifest",
   "/css/app.css",
+  "/js/activity-views.js",
   "/js/app.js",
   "/js/api.js",
   "/js/dom.js",

@@ -1,62 +1,18 @@
 // The security page as DOM: passkeys, adding one (here or on another device), the recovery
-// key, sessions and the audit trail. js/security.js owns the state and the requests.
+// key; its sessions and audit trail are in activity-views.js. js/security.js owns the state
+// and the requests.
 
+import { eventsSection, sessionsSection } from "./activity-views.js";
 import { h } from "./dom.js";
 import { codeInput, field, formError, formValues, submitButton } from "./fields.js";
-import * as fmt from "./format.js";
-import { getLanguage, has, t, tParts } from "./i18n.js";
+import { t, tParts } from "./i18n.js";
 import { RECOVERY_KEY } from "./signin-views.js";
-import { section, time, title } from "./views.js";
-
-const BROWSERS = [
-  ["Edg/", "Edge"],
-  ["Firefox/", "Firefox"],
-  ["Chrome/", "Chrome"],
-  ["Safari/", "Safari"],
-];
-const SYSTEMS = [
-  ["Android", "Android"],
-  ["iPhone", "iPhone"],
-  ["iPad", "iPad"],
-  ["Windows", "Windows"],
-  ["Mac OS X", "Mac"],
-  ["CrOS", "ChromeOS"],
-  ["Linux", "Linux"],
-];
-
-/** "Chrome on Android" from a user agent string (as auth/names.py names new passkeys). */
-export function deviceName(userAgent) {
-  const ua = userAgent ?? "";
-  const browser = BROWSERS.find(([token]) => ua.includes(token))?.[1];
-  const system = SYSTEMS.find(([token]) => ua.includes(token))?.[1];
-  if (browser && system) return t("security.device", { browser, system });
-  return browser ?? system ?? t("security.unknownDevice");
-}
+import { button, moment, section, title } from "./views.js";
 
 /** "9:41" until the moment `expiresAt` (ms), never below 0:00. */
 export function countdown(expiresAt, now = Date.now()) {
   const seconds = Math.max(0, Math.ceil((expiresAt - now) / 1000));
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-}
-
-function moment(iso) {
-  return time(iso, fmt.timestamp(Date.parse(iso), getLanguage()));
-}
-
-function button(text, { id, onClick, busy = false, secondary = true, danger = false, label }) {
-  const classes = ["button", secondary && !danger ? "button-secondary" : null, danger ? "button-danger" : null];
-  return h(
-    "button",
-    {
-      type: "button",
-      id,
-      class: classes.filter(Boolean).join(" "),
-      disabled: busy,
-      "aria-label": label,
-      on: { click: onClick },
-    },
-    busy ? t("form.wait") : text,
-  );
 }
 
 function onSubmit(handler) {
@@ -351,103 +307,5 @@ function recoverySection(hasRecoveryKey, ui, handlers) {
           ),
         )
       : button(t("security.renew"), { id: "renew", onClick: handlers.onStartRenew }),
-  );
-}
-
-function sessionsSection(sessions, ui, handlers) {
-  return section(
-    "sessions",
-    t("security.sessionsTitle"),
-    formError("sessions-error", ui.errors.sessions),
-    h(
-      "ul",
-      { class: "list" },
-      sessions.map((session) => {
-        const device = deviceName(session.userAgent);
-        return h(
-          "li",
-          { id: `session-${session.id}`, class: "session" },
-          h(
-            "p",
-            { class: "item-title" },
-            device,
-            session.current ? [" ", h("span", { class: "tag tag-new" }, t("security.thisDevice"))] : null,
-          ),
-          h(
-            "p",
-            { class: "note" },
-            tParts("security.sessionSince", { date: moment(session.createdAt) }),
-            " · ",
-            tParts("security.sessionSeen", { date: moment(session.lastSeenAt) }),
-            session.ipAddress ? ` · ${t("security.ip", { ip: session.ipAddress })}` : null,
-          ),
-          session.current
-            ? null
-            : button(t("security.endSession"), {
-                id: `end-${session.id}`,
-                label: t("security.endSessionLabel", { device }),
-                onClick: () => handlers.onEndSession(session.id),
-                busy: ui.busy === `end-${session.id}`,
-              }),
-        );
-      }),
-    ),
-    ui.confirmEverywhere
-      ? h(
-          "div",
-          { class: "confirm" },
-          h("p", { id: "everywhere-text", tabindex: "-1" }, t("security.everywhereConfirm")),
-          h(
-            "div",
-            { class: "actions" },
-            button(t("security.everywhere"), {
-              id: "everywhere-confirm",
-              onClick: handlers.onSignOutEverywhere,
-              busy: ui.busy === "everywhere",
-              danger: true,
-            }),
-            button(t("security.cancel"), { onClick: () => handlers.onCancel("everywhere") }),
-          ),
-        )
-      : h(
-          "div",
-          {},
-          h("p", { class: "note" }, t("security.everywhereText")),
-          button(t("security.everywhere"), { id: "everywhere", onClick: handlers.onStartEverywhere }),
-        ),
-  );
-}
-
-function eventsSection(events) {
-  return section(
-    "security-events",
-    t("security.eventsTitle"),
-    events.length === 0
-      ? h("p", {}, t("security.noEvents"))
-      : h(
-          "ol",
-          { class: "list events" },
-          events.map((event) =>
-            h(
-              "li",
-              { class: "event" },
-              h(
-                "p",
-                { class: "item-title" },
-                has(`event.${event.action}`) ? t(`event.${event.action}`) : event.action,
-                event.outcome === "success"
-                  ? null
-                  : [" ", h("span", { class: "tag tag-failed" }, t("security.failed"))],
-              ),
-              h(
-                "p",
-                { class: "note" },
-                moment(event.occurredAt),
-                event.userAgent ? ` · ${deviceName(event.userAgent)}` : null,
-                event.ipAddress ? ` · ${t("security.ip", { ip: event.ipAddress })}` : null,
-              ),
-            ),
-          ),
-        ),
   );
 }

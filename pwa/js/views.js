@@ -313,3 +313,25 @@ function inboxSection(messages, unread, tz, onMarkRead) {
         ),
   );
 }
+
+/** A <time> for an ISO timestamp, in the reader's language. */
+export function moment(iso) {
+  return time(iso, fmt.timestamp(Date.parse(iso), getLanguage()));
+}
+
+/** A plain action button; `busy` disables it and says so. */
+export function button(text, { id, onClick, busy = false, secondary = true, danger = false, label }) {
+  const classes = ["button", secondary && !danger ? "button-secondary" : null, danger ? "button-danger" : null];
+  return h(
+    "button",
+    {
+      type: "button",
+      id,
+      class: classes.filter(Boolean).join(" "),
+      disabled: busy,
+      "aria-label": label,
+      on: { click: onClick },
+    },
+    busy ? t("form.wait") : text,
+  );
+}
