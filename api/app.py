@@ -19,7 +19,7 @@ from api.gql_view import make_graphql_controller_class
 from api.http import EdgeMiddleware, exception_handlers, live, ready
 from api.logging import configure_logging
 from api.persisted import PersistedDocuments
-from api.pwa import service_worker_route
+from api.pwa import service_worker_routes
 from api.schema import build_schema
 from api.settings import PROJECT_ROOT, Settings, load_settings
 from auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -110,7 +110,7 @@ def create_app(
             AuthController,
             *extract_routes(),
             make_attachment_controller(settings),
-            service_worker_route(PWA_DIR),
+            *service_worker_routes(PWA_DIR),
             pwa,
         ],
         middleware=[DefineMiddleware(EdgeMiddleware, settings=settings)],

@@ -4,7 +4,11 @@
 // at sign-out. The worker only reads that cache, to open stored extracts offline.
 // GraphQL and every POST go straight to the network.
 //
-// The server fills in VERSION, a hash of every shell file (api/pwa.py): any change to the
+// Registered as the module worker sw-module.js (which imports this file and js/outbox.js, to
+// send queued forms with no window open) or, where module workers are missing, alone as a
+// classic script: so no import/export here, and nothing that breaks in strict mode.
+//
+// The server fills in VERSION, a hash of every file under pwa/ (api/pwa.py): any change to the
 // shell, operations.js included, makes a new worker that pre-caches the new files and
 // deletes the old cache.
 
@@ -129,17 +133,28 @@ async function cacheFirst(request, url) {
 }
 
 // Background Sync (js/outbox.js registers "duo-outbox" when a form is queued): fires when the
-// connection is back. The replay itself lives in the page (one copy of the outbox code), so
-// the worker asks every open window to run it; with none open, the next app start replays.
+// connection is back, also with the app closed. Open app windows are asked to replay (the UI
+// shows the progress there); with none visible (closed, or in the background on a phone
+// where the page may be frozen) the worker sends the outbox itself: sw-module.js, the module
+// worker, provides self.replayOutbox (js/outbox.js). A replay that met no network rejects,
+// so that the browser tries this sync again later; a session that expired leaves the entries
+// for the next app start. This file stays a classic script too (browsers without module
+// workers register it alone): no replayOutbox there, and the next app start replays.
 self.addEventListener("sync", (event) => {
   if (event.tag !== "duo-outbox") return;
-  event.waitUntil(
-    (async () => {
-      const windows = await self.clients.matchAll({ type: "window" });
-      for (const client of windows) client.postMessage({ type: "replay-outbox" });
-    })(),
-  );
+  event.waitUntil(syncOutbox());
 });
+
+async function syncOutbox() {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const app = windows.filter((client) => APP_PAGES.has(new URL(client.url).pathname));
+  for (const client of app) client.postMessage({ type: "replay-outbox" });
+  if (typeof self.replayOutbox !== "function") return;
+  if (app.some((client) => client.visibilityState === "visible")) return;
+  // A window that wakes up meanwhile waits for this replay (a Web Lock in js/outbox.js).
+  const result = await self.replayOutbox();
+  if (result === "offline") throw new Error("outbox: no network, the browser retries later");
+}
 
 // Web push (notifications/README "Payload"): always a visible notification (userVisibleOnly);
 // the tag makes a newer reminder for the same deadline replace the older one.
@@ -199,7 +214,8 @@ self.addEventListener("pushsubscriptionchange", (event) => {
         event.newSubscription ?? (options ? await self.registration.pushManager.subscribe(options) : null);
       if (!subscription) return;
       const json = subscription.toJSON();
-      // The persisted query's hash, from the generated operations.js (this worker is no module).
+      // The persisted query's hash, read from the generated operations.js as text: this file
+      // also runs as a classic worker, which cannot import it.
       const operations = await (await cacheFirst(new Request("/js/operations.js"), new URL("/js/operations.js", self.location.origin))).text();
       const hash = operations.match(/SubscribePush: "([0-9a-f]{64})"/)?.[1];
       await fetch("/graphql", {

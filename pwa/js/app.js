@@ -375,7 +375,13 @@ function registerServiceWorker() {
     // The first install takes control silently; later ones bring new app files.
     if (hadController) announce(t("status.newVersion"));
   });
-  const register = () => navigator.serviceWorker.register("/sw.js").catch(warn);
+  // The module worker also sends queued forms with the app closed (sw-module.js); browsers
+  // without module workers reject it and get the classic one (sw.js: the next start sends).
+  const register = () =>
+    navigator.serviceWorker
+      .register("/sw-module.js", { type: "module", updateViaCache: "none" })
+      .catch(() => navigator.serviceWorker.register("/sw.js"))
+      .catch(warn);
   // After the page's own requests: on a slow network the shell download must not compete.
   if (document.readyState === "complete") register();
   else window.addEventListener("load", register, { once: true });

@@ -13,7 +13,10 @@ import { checkFile } from "./uploads.js";
 const CATALOGUE = "FormsCatalogue";
 const SAVE_DELAY_MS = 300;
 
-/** Replay the outbox now, on `online`, and when the service worker's sync event asks. */
+/**
+ * Replay the outbox now, on `online`, and when the service worker's sync event asks (with no
+ * app window visible the worker replays by itself: sw.js, sw-module.js).
+ */
 export function startOutbox({ onSignedOut }) {
   const run = async () => {
     if ((await outbox.replay()) === "signedOut") onSignedOut();

@@ -5,6 +5,11 @@
 // Each entry carries the client UUID made when the person pressed Send: the server stores it
 // exactly once however often it is replayed (forms/README "Exactly once").
 //
+// Runs in the page and in the service worker (sw-module.js: with no app window visible): nothing
+// here may touch window or document, except requestBackgroundSync (page only). One
+// replay at a time across tabs and the worker (a Web Lock), and each change is broadcast so
+// that every open forms page re-renders whoever changed the outbox.
+//
 // Entry states: queued -> sending -> received (receipt) -> processed | rejected; or attention.
 // Transactions here never wait on the network: read, close, fetch, then write.
 
@@ -14,17 +19,26 @@ import { DRAFTS, OUTBOX, transactOn } from "./store.js";
 
 export const SYNC_TAG = "duo-outbox";
 const BATCH_MAX = 100; // submitForms takes up to 100 entries
+const REPLAY_LOCK = "duo-outbox-replay";
 const listeners = new Set();
+// The other tabs and the service worker: "changed" after any entry changed there.
+const others = "BroadcastChannel" in self ? new BroadcastChannel("duo-outbox") : null;
+others?.addEventListener("message", () => notify());
 let replaying = null;
 
-/** Called with no arguments whenever an entry changed (the forms page re-renders). */
+/** Called with no arguments whenever an entry changed, here or elsewhere (re-render). */
 export function onOutboxChange(listener) {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
 
-function changed() {
+function notify() {
   for (const listener of listeners) listener();
+}
+
+function changed() {
+  notify();
+  others?.postMessage("changed");
 }
 
 export function saveDraft(draft) {
@@ -85,7 +99,10 @@ export async function enqueue({ definition, content, files }) {
   return entry;
 }
 
-/** Ask the service worker to wake us when the connection is back (Background Sync). */
+/**
+ * Background Sync: the browser fires the worker's "sync" event when the connection is back,
+ * also with the app closed; an open app window then replays, else the worker (sw.js).
+ */
 async function requestBackgroundSync() {
   try {
     const registration = await navigator.serviceWorker?.ready;
@@ -107,11 +124,13 @@ function withAttachmentIds(entry) {
 
 /**
  * Send what is queued; resolves to "done", "offline" (stopped at a network failure, entries
- * put back) or "signedOut". Concurrent calls share one replay.
+ * put back) or "signedOut". Concurrent calls share one replay; a replay in another tab or in
+ * the service worker is waited for (then only what it left queued is sent).
  */
 export function replay() {
   if (!replaying) {
-    replaying = run().finally(() => {
+    const locks = self.navigator?.locks;
+    replaying = (locks ? locks.request(REPLAY_LOCK, run) : run()).finally(() => {
       replaying = null;
     });
   }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -204,6 +205,42 @@ async def test_service_worker_is_stamped_with_the_shell_version(client: httpx.As
     assert response.headers["cache-control"] == "no-cache"
     assert "__SHELL_VERSION__" not in response.text
     assert f'const VERSION = "{shell_version(PWA_DIR)}"' in response.text
+
+
+async def test_module_service_worker_is_stamped_and_imports_the_outbox(
+    client: httpx.AsyncClient,
+) -> None:
+    """What the app registers: stamped too (a new worker on any change), allowed by the CSP."""
+    from api.app import PWA_DIR
+    from api.pwa import shell_version
+
+    response = await client.get("/sw-module.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cache-control"] == "no-cache"
+    assert "__SHELL_VERSION__" not in response.text
+    assert f"Shell version {shell_version(PWA_DIR)}," in response.text
+    assert 'import "./sw.js";' in response.text
+    assert 'from "./js/outbox.js";' in response.text
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "worker-src 'self'" in csp
+    assert "connect-src 'self'" in csp
+
+
+def test_shell_version_changes_with_any_file_under_pwa_worker_scripts_included(
+    tmp_path: Path,
+) -> None:
+    from api.pwa import shell_version
+
+    for name in ("sw.js", "sw-module.js", "js/outbox.js"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("// v1\n")
+    before = shell_version(tmp_path)
+    for name in ("sw.js", "sw-module.js", "js/outbox.js"):
+        (tmp_path / name).write_text("// v2\n")
+        assert shell_version(tmp_path) != before, name
+        before = shell_version(tmp_path)
 
 
 async def test_api_responses_are_never_cached(client: httpx.AsyncClient) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import tempfile
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
+from sqlalchemy import func, select
 
-from tests.e2e.conftest import LiveServer
+from api.database import create_engine
+from forms.models import FormSubmission
+from tests.e2e.conftest import LiveServer, watch_for_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -20,6 +27,15 @@ COUNT_SUBMISSIONS = """async () => {
     const data = await query("FormsSubmissions", { first: 100 });
     return data.viewer.submissions.nodes.map((s) => s.id);
 }"""
+LIST_CLIENT_IDS = """async () => {
+    const { listOutbox } = await import("/js/outbox.js");
+    return (await listOutbox()).map((entry) => entry.clientId);
+}"""
+# Evaluated in the service worker.
+COUNT_WINDOWS = """async () =>
+    (await self.clients.matchAll({ type: "window", includeUncontrolled: true })).length"""
+NOTIFICATION_TITLES = """async () =>
+    (await self.registration.getNotifications({ tag: "duo-outbox" })).map((n) => n.title)"""
 
 
 def tiny_png() -> bytes:
@@ -130,3 +146,99 @@ def test_forms_sent_offline_arrive_exactly_once_with_receipts(
     page.get_by_role("button", name="Send").click()
     expect(received).to_have_count(3, timeout=20_000)
     assert len(page.evaluate(COUNT_SUBMISSIONS)) == before + 3
+
+
+def test_a_form_queued_offline_is_sent_by_the_service_worker_with_the_app_closed(
+    live_server: LiveServer, signed_in: str, context: BrowserContext, page: Page
+) -> None:
+    """Background Sync with no window open: the module worker replays the outbox itself."""
+    context.grant_permissions(["notifications"], origin=live_server.origin)
+    page.goto(f"{live_server.origin}/#/forms")
+    expect(page.locator("#catalogue li")).not_to_have_count(0)
+    wait_for_service_worker(page)
+    script = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
+    assert script == f"{live_server.origin}/sw-module.js"
+    before = len(page.evaluate(COUNT_SUBMISSIONS))
+
+    context.set_offline(True)
+    open_form(page, "Ask DUO a question")
+    page.get_by_label("Topic").select_option("repayment")
+    page.get_by_label("Subject", exact=True).fill("Sent while the app was closed")
+    page.get_by_label("Your question").fill("Does this arrive before the deadline?")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "evidence.png", "mimeType": "image/png", "buffer": tiny_png()}
+    )
+    expect(page.get_by_role("button", name="Remove evidence.png")).to_be_visible()
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#live")).to_contain_text("You are offline")
+    expect(page.locator("#outbox li.outbox-entry[data-state='queued']")).to_have_count(1)
+    [client_id] = page.evaluate(LIST_CLIENT_IDS)
+    assert submissions_with_client_id(live_server, client_id) == 0
+
+    # Close the app. about:blank (no client of the app's origin) keeps the context alive and
+    # gives a DevTools session to fire the sync event as the browser does when back online.
+    blank = context.new_page()
+    devtools = context.new_cdp_session(blank)
+    scopes: dict[str, str] = {}
+    devtools.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: scopes.update(
+            {r["scopeURL"]: r["registrationId"] for r in event["registrations"]}
+        ),
+    )
+    devtools.send("ServiceWorker.enable")
+    page.close()
+    [worker] = [w for w in context.service_workers if w.url.endswith("/sw-module.js")]
+    assert worker.evaluate(COUNT_WINDOWS) == 0
+
+    context.set_offline(False)
+    deadline = time.monotonic() + 10
+    while f"{live_server.origin}/" not in scopes and time.monotonic() < deadline:
+        blank.wait_for_timeout(100)
+    devtools.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": live_server.origin,
+            "registrationId": scopes[f"{live_server.origin}/"],
+            "tag": "duo-outbox",
+            "lastChance": False,
+        },
+    )
+    deadline = time.monotonic() + 20
+    while submissions_with_client_id(live_server, client_id) == 0:
+        assert time.monotonic() < deadline, "the service worker sent nothing"
+        blank.wait_for_timeout(200)
+    assert worker.evaluate(COUNT_WINDOWS) == 0, "an app window was open after all"
+    # The person is told (notification permission granted above), once, in their language.
+    assert worker.evaluate(NOTIFICATION_TITLES) == ["Your form has been sent to DUO."]
+
+    # The app, opened afterwards, shows it received with its receipt; nothing is sent again.
+    app = context.new_page()
+    problems = watch_for_problems(app)
+    app.goto(f"{live_server.origin}/#/forms")
+    received = app.locator("#outbox li.outbox-entry[data-state='received']")
+    expect(received).to_have_count(1)
+    expect(received).to_have_id(f"entry-{client_id}")
+    expect(received).to_contain_text("Received by DUO")
+    received.locator("summary").click()
+    expect(received).to_contain_text("Submission number")
+    assert app.evaluate("async () => (await import('/js/outbox.js')).replay()") == "done"
+    assert len(app.evaluate(COUNT_SUBMISSIONS)) == before + 1
+    assert submissions_with_client_id(live_server, client_id) == 1
+    assert problems == [], problems
+
+
+def submissions_with_client_id(server: LiveServer, client_id: str) -> int:
+    """What the server stored for this outbox entry, read from its database."""
+
+    async def count() -> int:
+        engine = create_engine(server.database_url)
+        try:
+            async with engine.connect() as conn:
+                query = select(func.count()).where(FormSubmission.client_id == UUID(client_id))
+                return int((await conn.execute(query)).scalar_one())
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, count()).result()

@@ -23,12 +23,16 @@ def _locale(lang: str) -> dict[str, str]:
     return data
 
 
+# The worker's own scripts: installed with the worker, not pre-cached as shell files.
+WORKER_SCRIPTS = {"sw.js", "sw-module.js"}
+
+
 def test_service_worker_precaches_every_shell_file_and_only_existing_ones() -> None:
     shell = _shell_list()
     on_disk = {
         "/" + p.relative_to(PWA).as_posix()
         for p in PWA.rglob("*")
-        if p.is_file() and p.name != "sw.js"
+        if p.is_file() and p.relative_to(PWA).as_posix() not in WORKER_SCRIPTS
     }
     assert set(shell) == on_disk, "update SHELL in pwa/sw.js (and bump VERSION)"
 
@@ -52,7 +56,8 @@ def test_message_keys_in_lookup_tables_exist_in_both_languages() -> None:
     en, nl = _locale("en"), _locale("nl")
     prefixes = {key.split(".")[0] for key in en}
     literals: set[str] = set()
-    for path in (PWA / "js").glob("*.js"):
+    # The module worker picks its notification texts from the locale files too.
+    for path in [*(PWA / "js").glob("*.js"), PWA / "sw-module.js"]:
         literals |= set(re.findall(r'"([a-z]+(?:\.[A-Za-z]+)+)"', path.read_text("utf-8")))
     keys = {literal for literal in literals if literal.split(".")[0] in prefixes}
     plural = {k.rsplit(".", 1)[0] for k in en if k.endswith((".one", ".other"))}

@@ -1,0 +1,66 @@
+// The service worker as a module, what js/app.js registers (/sw.js alone where browsers lack
+// module workers): everything in sw.js, plus the outbox replay its "sync" event runs when no
+// app window is visible, so that forms queued offline go out as soon as the connection is
+// back, even with the app closed. Service workers cannot import() on demand: static imports.
+//
+// Shell version __SHELL_VERSION__, stamped by the server (api/pwa.py) like sw.js: any change
+// under pwa/ changes these bytes, so browsers install a new worker even where they would not
+// compare the imported modules.
+
+import "./sw.js";
+import { listOutbox, replay } from "./js/outbox.js";
+
+const LANGUAGES = ["en", "nl"];
+
+/** Replay the outbox (see js/outbox.js replay()); tells the person when forms went out. */
+self.replayOutbox = async () => {
+  const waiting = new Set(
+    (await listOutbox())
+      .filter((e) => e.state === "queued" || e.state === "sending")
+      .map((e) => e.clientId),
+  );
+  const result = await replay();
+  if (waiting.size > 0) {
+    const after = (await listOutbox()).filter((e) => waiting.has(e.clientId));
+    const sent = after.filter((e) => e.state === "received").length;
+    const attention = after.some((e) => e.state === "attention");
+    if (sent > 0 || attention) await notify(sent, attention).catch((error) => console.warn(error));
+  }
+  return result;
+};
+
+// One notification (tag "duo-outbox": a newer one replaces it) that opens the forms page.
+async function notify(sent, attention) {
+  if (self.Notification?.permission !== "granted") return;
+  const lang = language();
+  const messages = await loadMessages(lang);
+  const sentText = sent > 0 ? plural(messages, lang, "forms.backgroundSent", sent) : null;
+  const attentionText = attention ? messages["forms.backgroundAttention"] : null;
+  await self.registration.showNotification(sentText ?? attentionText, {
+    body: sentText ? (attentionText ?? messages["forms.backgroundReceipts"]) : "",
+    tag: "duo-outbox",
+    lang,
+    icon: "/icons/icon-192.png",
+    badge: "/icons/icon-192.png",
+    data: { url: "/#/forms" },
+  });
+}
+
+// The browser's languages (the choice made in the app lives in the page's localStorage).
+function language() {
+  for (const tag of self.navigator.languages ?? [self.navigator.language]) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (LANGUAGES.includes(base)) return base;
+  }
+  return "en";
+}
+
+async function loadMessages(lang) {
+  const url = `/locales/${lang}.json`;
+  return ((await caches.match(url)) ?? (await fetch(url))).json();
+}
+
+function plural(messages, lang, key, count) {
+  const form = `${key}.${new Intl.PluralRules(lang).select(count)}`;
+  return (messages[form] ?? messages[`${key}.other`]).replace("{count}", String(count));
+}
