@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.database import create_engine, create_session_factory
 from api.gql_view import make_graphql_controller_class
-from api.http import EdgeMiddleware, exception_handlers, live, ready
+from api.http import ApiRequest, EdgeMiddleware, exception_handlers, live, ready
 from api.logging import configure_logging
 from api.persisted import PersistedDocuments
 from api.pwa import service_worker_routes
@@ -118,6 +118,7 @@ def create_app(
             backend="brotli", brotli_gzip_fallback=True, minimum_size=512
         ),
         request_max_body_size=settings.max_request_bytes,
+        request_class=ApiRequest,
         lifespan=[lifespan],
         state=State(
             {

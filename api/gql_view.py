@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 import structlog
 from cross_web import HTTPException as StrawberryHTTPException
 from litestar import Controller, Request, Response
@@ -84,6 +86,14 @@ def make_graphql_controller_class(
     class GraphQLController(base):  # type: ignore[valid-type,misc]
         # No subscriptions: drop Strawberry's WebSocket route (its context would be a Request).
         websocket_endpoint = None
+
+        def decode_json(self, data: str | bytes) -> object:
+            # Bodies and the GET's variables/extensions. msgspec is faster than json.loads, and a
+            # nesting too deep (RecursionError in either) must be a 400, never a 500.
+            try:
+                return msgspec.json.decode(data)
+            except (msgspec.DecodeError, RecursionError) as exc:
+                raise json.JSONDecodeError(str(exc), "", 0) from exc
 
         async def parse_http_body(self, request: Any) -> GraphQLRequestData:
             data: GraphQLRequestData | list[GraphQLRequestData] = await super().parse_http_body(

@@ -12,7 +12,7 @@ import structlog
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.enums import MediaType, ScopeType
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.types import (
     ASGIApp,
     ExceptionHandlersMap,
@@ -31,6 +31,18 @@ from api.settings import Settings
 from auth.errors import AuthError
 
 log = structlog.get_logger("api.http")
+
+
+class ApiRequest(Request[Any, Any, Any]):
+    """Litestar's Request, with JSON nested too deeply answered as a 400, not a 500 (msgspec
+    raises RecursionError for it, which Litestar does not catch)."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError as exc:
+            raise ClientException("The JSON is nested too deeply.") from exc
+
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
