@@ -156,7 +156,7 @@ async function syncOutbox() {
   if (result === "offline") throw new Error("outbox: no network, the browser retries later");
 }
 
-// Web push (notifications/README "Payload"): always a visible notification (userVisibleOnly);
+// Web push (README.md, Reminders, "Payload"): always a visible notification (userVisibleOnly);
 // the tag makes a newer reminder for the same deadline replace the older one.
 self.addEventListener("push", (event) => {
   let payload = {};

@@ -3,7 +3,7 @@
 // sent, one at a time, an entry that meets a network failure goes back and the replay stops;
 // a permanent refusal (field errors) moves only that entry to "needs attention".
 // Each entry carries the client UUID made when the person pressed Send: the server stores it
-// exactly once however often it is replayed (forms/README "Exactly once").
+// exactly once however often it is replayed (README.md, Forms, "Exactly once").
 //
 // Runs in the page and in the service worker (sw-module.js: with no app window visible): nothing
 // here may touch window or document, except requestBackgroundSync (page only). One
@@ -15,11 +15,10 @@
 
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import { uploadAttachment } from "./uploads.js";
-import { DRAFTS, OUTBOX, transactOn } from "./store.js";
+import { DRAFTS, OUTBOX, OUTBOX_LOCK, transactOn } from "./store.js";
 
 export const SYNC_TAG = "duo-outbox";
 const BATCH_MAX = 100; // submitForms takes up to 100 entries
-const REPLAY_LOCK = "duo-outbox-replay";
 const listeners = new Set();
 // The other tabs and the service worker: "changed" after any entry changed there.
 const others = "BroadcastChannel" in self ? new BroadcastChannel("duo-outbox") : null;
@@ -130,7 +129,7 @@ function withAttachmentIds(entry) {
 export function replay() {
   if (!replaying) {
     const locks = self.navigator?.locks;
-    replaying = (locks ? locks.request(REPLAY_LOCK, run) : run()).finally(() => {
+    replaying = (locks ? locks.request(OUTBOX_LOCK, run) : run()).finally(() => {
       replaying = null;
     });
   }

@@ -75,8 +75,20 @@ export async function loadSnapshot(name) {
   return transact("readonly", (store) => store.get(name));
 }
 
+/**
+ * Held while the outbox is sent (outbox.js, in a tab or the service worker) and while personal
+ * data is wiped: a wipe never runs in the middle of a replay, so nothing of the person who
+ * signed out is written back after it (a shared device's next user would see it).
+ */
+export const OUTBOX_LOCK = "duo-outbox-replay";
+
 /** Remove every piece of personal data this app keeps in the browser (sign-out). */
 export async function clearPersonalData() {
+  const locks = self.navigator?.locks;
+  return locks ? locks.request(OUTBOX_LOCK, wipe) : wipe();
+}
+
+async function wipe() {
   if (await databaseExists()) {
     // Empty the store first: that works at once even if another tab holds the database
     // open, while deleteDatabase waits for every connection to close.

@@ -1,6 +1,6 @@
 // Attachment uploads (income evidence): the REST API under /forms/attachments, separate from
 // the submission that names their ids, in chunks that resume where the server stopped
-// (forms/README "Attachments"). Errors: NetworkError (try again later) or ApiError (refused).
+// (README.md, Forms, "Attachments"). Errors: NetworkError (try again later) or ApiError (refused).
 
 import { ApiError, NetworkError, postJson } from "./api.js";
 
