@@ -9,14 +9,14 @@ import { formsPage, startOutbox } from "./forms.js";
 import { notificationsPage, refreshSubscription } from "./push.js";
 import { securityPage } from "./security.js";
 import { signInPages } from "./signin.js";
+import { parseRoute } from "./routes.js";
+import { pendingSignOut, setPendingSignOut } from "./sign-out-flag.js";
 import { clearPersonalData, loadSnapshot, saveSnapshot } from "./store.js";
 import { verifyPage } from "./verify.js";
 import * as views from "./views.js";
+import { registerServiceWorker, reloadApp } from "./worker.js";
 
 const DASHBOARD = "Dashboard";
-// Set while a sign-out could not reach the server: the session cookie (HttpOnly) is still
-// valid, so the next time we are online the sign-out is finished before anything is loaded.
-const PENDING_SIGN_OUT = "duo.signOutPending";
 // Other open tabs of the app hear about a sign-out here and stop showing personal data (and
 // about a sign-in, so that they load the dashboard).
 const tabs = "BroadcastChannel" in self ? new BroadcastChannel("duo-abroad") : null;
@@ -309,37 +309,7 @@ async function forgetPersonalData() {
   await clearPersonalData().catch(warn);
 }
 
-function pendingSignOut() {
-  try {
-    return localStorage.getItem(PENDING_SIGN_OUT) === "1";
-  } catch {
-    return false;
-  }
-}
-
-function setPendingSignOut(pending) {
-  try {
-    if (pending) localStorage.setItem(PENDING_SIGN_OUT, "1");
-    else localStorage.removeItem(PENDING_SIGN_OUT);
-  } catch {
-    /* private mode: the server-side sign-out is then only tried once */
-  }
-}
-
-// --- routes: #/activate, #/recover, #/link/<token>, #/security; anything else is home ---
-
-function parseRoute(hash) {
-  if (!hash.startsWith("#/")) return { name: "home", anchor: decodeURIComponent(hash.slice(1)) };
-  const [name, ...rest] = hash.slice(2).split("/");
-  if (name === "link") return { name: "deviceLink", token: rest.join("/") };
-  if (["activate", "recover", "security", "notifications"].includes(name)) return { name };
-  if (name === "extracts" || name === "forms") {
-    return { name, id: decodeURIComponent(rest[0] ?? "") };
-  }
-  // The JWS rides in the fragment (extracts/render.py): it never reaches a server.
-  if (name === "verify") return { name, token: rest.join("/") };
-  return { name: "home", anchor: "" };
-}
+// --- navigation (routes.js parses the fragment) ---
 
 function navigate() {
   const route = parseRoute(location.hash);
@@ -366,35 +336,6 @@ function goHome(anchor) {
     refresh();
   }
   if (anchor) document.getElementById(anchor)?.scrollIntoView();
-}
-
-function registerServiceWorker() {
-  if (!("serviceWorker" in navigator)) return;
-  const hadController = Boolean(navigator.serviceWorker.controller);
-  navigator.serviceWorker.addEventListener("controllerchange", () => {
-    // The first install takes control silently; later ones bring new app files.
-    if (hadController) announce(t("status.newVersion"));
-  });
-  // The module worker also sends queued forms with the app closed (sw-module.js); browsers
-  // without module workers reject it and get the classic one (sw.js: the next start sends).
-  const register = () =>
-    navigator.serviceWorker
-      .register("/sw-module.js", { type: "module", updateViaCache: "none" })
-      .catch(() => navigator.serviceWorker.register("/sw.js"))
-      .catch(warn);
-  // After the page's own requests: on a slow network the shell download must not compete.
-  if (document.readyState === "complete") register();
-  else window.addEventListener("load", register, { once: true });
-}
-
-/** Fetch a newer service worker (and with it the new app files), then reload. */
-async function reloadApp() {
-  try {
-    await (await navigator.serviceWorker?.getRegistration())?.update();
-  } catch (error) {
-    warn(error);
-  }
-  location.reload();
 }
 
 function warn(error) {
@@ -442,7 +383,7 @@ async function start() {
     }
     announce(t("status.offlineNow"));
   });
-  registerServiceWorker();
+  registerServiceWorker({ onNewVersion: () => announce(t("status.newVersion")) });
   // Queued form submissions go out now and whenever the connection comes back.
   if (!pendingSignOut()) {
     startOutbox({ onSignedOut: () => undefined });
