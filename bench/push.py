@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import ipaddress
 import os
 import ssl
 import subprocess
@@ -43,16 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import http_ece
 import pywebpush
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from py_vapid import Vapid
 
 from notifications.sender import Outcome, PushSender
 from notifications.texts import reminder_payload, topic_for
 from notifications.vapid import VapidSigner, b64url, generate_keys
 from notifications.webpush import PushRequest, WebPushClient, create_transport, encrypt
+from tests.certificates import self_signed
 
 SINK = Path(__file__).resolve().parent / "push_sink.py"
 SUBJECT = "mailto:bench@localhost"
@@ -84,37 +82,6 @@ class Run:
 def cpu_time() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 @contextmanager
@@ -289,7 +256,7 @@ def main() -> int:
     cores = os.cpu_count() or 1
 
     with tempfile.TemporaryDirectory(prefix="duo-push-bench-") as tmp:
-        cert, key = make_certificate(Path(tmp))
+        cert, key = self_signed(Path(tmp))
         context = ssl.create_default_context(cafile=str(cert))
         with sink(cert, key) as port:
             print(f"making {args.messages:,} messages (one device each) ...", flush=True)

@@ -65,6 +65,22 @@ def open_form(page: Page, name: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
 
+def send_question_offline(page: Page, subject: str, question: str, shot: str | None = None) -> None:
+    """Fill "Ask DUO a question" with a photo as evidence and press Send, while offline."""
+    open_form(page, "Ask DUO a question")
+    page.get_by_label("Topic").select_option("repayment")
+    page.get_by_label("Subject", exact=True).fill(subject)
+    page.get_by_label("Your question").fill(question)
+    page.locator("input[type=file]").set_input_files(
+        {"name": "evidence.png", "mimeType": "image/png", "buffer": tiny_png()}
+    )
+    expect(page.get_by_role("button", name="Remove evidence.png")).to_be_visible()
+    if shot:
+        page.screenshot(path=SHOTS / shot, full_page=True)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#live")).to_contain_text("You are offline")
+
+
 def test_forms_sent_offline_arrive_exactly_once_with_receipts(
     live_server: LiveServer, signed_in: str, context: BrowserContext, page: Page
 ) -> None:
@@ -77,17 +93,9 @@ def test_forms_sent_offline_arrive_exactly_once_with_receipts(
 
     context.set_offline(True)
     # 1: a question with a photo as evidence (uploaded separately before the submission).
-    open_form(page, "Ask DUO a question")
-    page.get_by_label("Topic").select_option("repayment")
-    page.get_by_label("Subject", exact=True).fill("Repayment abroad")
-    page.get_by_label("Your question").fill("How do I pay from Indonesia?")
-    page.locator("input[type=file]").set_input_files(
-        {"name": "evidence.png", "mimeType": "image/png", "buffer": tiny_png()}
+    send_question_offline(
+        page, "Repayment abroad", "How do I pay from Indonesia?", shot="form-question.png"
     )
-    expect(page.get_by_role("button", name="Remove evidence.png")).to_be_visible()
-    page.screenshot(path=SHOTS / "form-question.png", full_page=True)
-    page.get_by_role("button", name="Send").click()
-    expect(page.locator("#live")).to_contain_text("You are offline")
     # 2: a new address abroad.
     open_form(page, page.locator("#catalogue a", has_text="address").first.inner_text())
     page.locator("#f-addressLine1").fill("Jalan Sudirman 1")
@@ -161,16 +169,7 @@ def test_a_form_queued_offline_is_sent_by_the_service_worker_with_the_app_closed
     before = len(page.evaluate(COUNT_SUBMISSIONS))
 
     context.set_offline(True)
-    open_form(page, "Ask DUO a question")
-    page.get_by_label("Topic").select_option("repayment")
-    page.get_by_label("Subject", exact=True).fill("Sent while the app was closed")
-    page.get_by_label("Your question").fill("Does this arrive before the deadline?")
-    page.locator("input[type=file]").set_input_files(
-        {"name": "evidence.png", "mimeType": "image/png", "buffer": tiny_png()}
-    )
-    expect(page.get_by_role("button", name="Remove evidence.png")).to_be_visible()
-    page.get_by_role("button", name="Send").click()
-    expect(page.locator("#live")).to_contain_text("You are offline")
+    send_question_offline(page, "Sent while the app was closed", "Does this arrive in time?")
     expect(page.locator("#outbox li.outbox-entry[data-state='queued']")).to_have_count(1)
     [client_id] = page.evaluate(LIST_CLIENT_IDS)
     assert submissions_with_client_id(live_server, client_id) == 0
