@@ -42,7 +42,7 @@ def _stamped(pwa_dir: Path, name: str, version: str) -> HTTPRouteHandler:
         # Browsers check for a new worker on navigation; never let a cache hide one.
         return Response(
             body,
-            media_type="text/javascript; charset=utf-8",
+            media_type="text/javascript",  # Litestar adds the charset
             headers={"cache-control": "no-cache"},
         )
 

@@ -201,7 +201,7 @@ async def test_service_worker_is_stamped_with_the_shell_version(client: httpx.As
 
     response = await client.get("/sw.js")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
     assert "__SHELL_VERSION__" not in response.text
     assert f'const VERSION = "{shell_version(PWA_DIR)}"' in response.text
@@ -216,7 +216,7 @@ async def test_module_service_worker_is_stamped_and_imports_the_outbox(
 
     response = await client.get("/sw-module.js")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
     assert "__SHELL_VERSION__" not in response.text
     assert f"Shell version {shell_version(PWA_DIR)}," in response.text
