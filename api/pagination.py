@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_
@@ -33,11 +33,19 @@ def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (moment, id) an endCursor holds; anything else, hand-made or altered, is refused.
+
+    encode_cursor writes aware moments: a naive one, or one that leaves the datetime range in
+    UTC (year 1 or 9999 with an offset), could not be compared with the UTC columns.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         moment_text, id_text = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        return datetime.fromisoformat(moment_text), uuid.UUID(id_text)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        moment, row_id = datetime.fromisoformat(moment_text), uuid.UUID(id_text)
+        if moment.utcoffset() is None:
+            raise ValueError("a cursor's moment has an offset")
+        return moment.astimezone(UTC), row_id
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error) as exc:
         raise InvalidInput("This cursor is not valid.", field="after") from exc
 
 
