@@ -34,7 +34,7 @@ from forms.receipts import (
     receipt_payload,
     sign_receipt,
 )
-from forms.validation import FieldError, error, validate_content
+from forms.validation import FieldError, error, unstorable_text, validate_content
 from records.models import Person
 
 log = structlog.get_logger("forms")
@@ -239,6 +239,11 @@ async def _prepare(
         return _invalid(entry.client_id, [error("FORM_NOT_FOUND", language)])
     if not policy.catalogue.acceptance(form, now=now, grace=policy.grace).accepted:
         return _invalid(entry.client_id, [error("FORM_VERSION_RETIRED", language)])
+    unstorable = unstorable_text(entry.content)
+    if unstorable:
+        return _invalid(
+            entry.client_id, [error("INVALID_CHARACTERS", language, at) for at in unstorable]
+        )
     errors = validate_content(
         form.validator, entry.content, language=language, field_messages=form.field_messages()
     )

@@ -185,6 +185,10 @@ MESSAGES: dict[str, Texts] = {
         "nl": "Kies een valuta (ISO 4217-code, bijv. EUR).",
     },
     "INVALID": {"en": "This value is not valid.", "nl": "Deze waarde is niet geldig."},
+    "INVALID_CHARACTERS": {
+        "en": "This text holds a character that cannot be stored (NUL). Remove it.",
+        "nl": "Deze tekst bevat een teken dat niet kan worden opgeslagen (NUL). Haal het weg.",
+    },
     # Beyond the schema (forms.service): attachments and the form version.
     "ATTACHMENT_NOT_FOUND": {
         "en": "This file was not found. Upload it again.",
@@ -289,6 +293,30 @@ def _translate(err: ValidationError) -> Iterable[tuple[str, str, dict[str, objec
     else:
         # oneOf/anyOf and anything unforeseen: still a field-level error, never a crash.
         yield pointer(at), _PLAIN.get(keyword, "INVALID"), {}
+
+
+def unstorable_text(content: object, at: tuple[str | int, ...] = ()) -> list[str]:
+    """JSON Pointers of the names and texts in content that hold NUL (U+0000).
+
+    No schema can allow NUL: PostgreSQL's jsonb refuses it (SQLite would store it), and the
+    person meant no such thing (a paste from a binary file, a broken keyboard app).
+    """
+    found: list[str] = []
+    stack: list[tuple[object, tuple[str | int, ...]]] = [(content, at)]
+    while stack:  # no recursion: the content's depth is the client's choice
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append(pointer(path))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    found.append(pointer((*path, key)))
+                else:
+                    stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+    return sorted(found)
 
 
 def validate_content(
