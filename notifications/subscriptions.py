@@ -35,6 +35,11 @@ DEFAULT_PUSH_HOSTS = (
     "*.notify.windows.com",  # Edge on Windows (WNS)
 )
 MAX_ENDPOINT_LENGTH = 2048
+MAX_DEVICE_NAME_LENGTH = 100
+# Whitespace and control characters (NUL among them: PostgreSQL cannot store it) in a URL.
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+# RFC 4648 §5 base64url, padding optional (browsers send none).
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 MAX_SUBSCRIPTIONS_PER_PERSON = 20
 
 
@@ -71,7 +76,7 @@ def _is_ip_literal(host: str) -> bool:
 def check_endpoint(endpoint: str, settings: Settings) -> str:
     """Refuse endpoints this server must not call (SSRF): https, an allowed push-service host."""
     bad = InvalidInput("This push endpoint is not accepted.", field="endpoint")
-    if len(endpoint) > MAX_ENDPOINT_LENGTH or not endpoint.isascii() or re.search(r"\s", endpoint):
+    if len(endpoint) > MAX_ENDPOINT_LENGTH or not endpoint.isascii() or _UNSAFE.search(endpoint):
         raise bad
     try:
         parts = urlsplit(endpoint)
@@ -94,6 +99,9 @@ def check_endpoint(endpoint: str, settings: Settings) -> str:
 
 def check_keys(p256dh: str, auth: str) -> None:
     """p256dh: an uncompressed P-256 point (65 bytes); auth: 16 bytes (RFC 8291 §3.2)."""
+    # Strictly: the decoder would skip stray characters and keep them in the stored key.
+    if not (_B64URL.match(p256dh) and _B64URL.match(auth)):
+        raise InvalidInput("The subscription keys are not base64url.", field="keys")
     try:
         point = b64url_decode(p256dh)
         secret = b64url_decode(auth)
@@ -107,6 +115,12 @@ def check_keys(p256dh: str, auth: str) -> None:
         raise InvalidInput("keys.p256dh is not a point on P-256.", field="keys") from exc
     if len(secret) != 16:
         raise InvalidInput("keys.auth must be 16 bytes.", field="keys")
+
+
+def clean_device_name(name: str | None) -> str | None:
+    """A name given at subscription: no control characters, single-spaced, bounded; or None."""
+    cleaned = re.sub(r"\s+", " ", _UNSAFE.sub(" ", name or "")).strip()
+    return cleaned[:MAX_DEVICE_NAME_LENGTH] or None
 
 
 def describe_user_agent(user_agent: str | None) -> str | None:
@@ -157,7 +171,7 @@ async def subscribe(
     """
     check_endpoint(endpoint, settings)
     check_keys(p256dh, auth)
-    name = (device_name or "").strip()[:100] or describe_user_agent(user_agent)
+    name = clean_device_name(device_name) or describe_user_agent(user_agent)
     now = utcnow()
     values = {
         "id": uuid.uuid4(),
@@ -177,7 +191,7 @@ async def subscribe(
         key: stmt.excluded[key]
         for key in ("person_id", "p256dh", "auth", "user_agent", "last_seen_at", "expires_at")
     }
-    if device_name:
+    if clean_device_name(device_name):
         refreshed["device_name"] = stmt.excluded.device_name
     await db.execute(stmt.on_conflict_do_update(index_elements=["endpoint"], set_=refreshed))
     row = await db.scalar(
@@ -236,6 +250,9 @@ async def get_subscription(
     stmt = select(PushSubscription).where(PushSubscription.person_id == person_id)
     if subscription_id is not None:
         stmt = stmt.where(PushSubscription.id == subscription_id)
+    elif endpoint is not None and (len(endpoint) > MAX_ENDPOINT_LENGTH or "\x00" in endpoint):
+        # Never stored (check_endpoint), and PostgreSQL refuses NUL even in a comparison.
+        raise NotFound("No such push subscription.", field="id")
     else:
         stmt = stmt.where(PushSubscription.endpoint == endpoint)
     row = await db.scalar(stmt)
