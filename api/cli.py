@@ -134,7 +134,10 @@ def _housekeeping(args: argparse.Namespace, settings: Settings) -> int:
             purged = await housekeeping.run(create_session_factory(engine), settings)
         finally:
             await engine.dispose()
-        print(f"purged {purged.sessions} expired session(s), {purged.uploads} expired upload(s)")
+        print(
+            f"purged {purged.sessions} expired session(s), {purged.uploads} expired upload(s), "
+            f"{purged.deliveries} push delivery record(s) older than 90 days"
+        )
         return 0
 
     return asyncio.run(run())

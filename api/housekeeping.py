@@ -8,7 +8,7 @@ Every step is safe to repeat and to run beside live traffic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,16 +18,21 @@ from api.settings import Settings
 from auth import sessions
 from forms.attachments import FileSystemStore
 from forms.uploads import expired_uploads
+from notifications.deliveries import purge_finished
 
 log = structlog.get_logger("api.housekeeping")
 
 SCHEDULE = "17 3 * * *"  # every day at 03:17 UTC: away from the top of the hour
+# How long operators (and `viewer.reminders`) see how each push went; the reminders themselves
+# and their inbox messages stay.
+DELIVERY_RETENTION = timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
 class Purged:
     sessions: int
     uploads: int
+    deliveries: int = 0
 
 
 async def run(
@@ -42,11 +47,17 @@ async def run(
             db, idle_timeout=settings.session_idle_timeout, now=now
         )
         keys = await expired_uploads(db, now=now)
+        deliveries = await purge_finished(db, before=now - DELIVERY_RETENTION)
         await db.commit()
     # Files after the commit: a file without a row is harmless, a row without its file is not.
     store = FileSystemStore(settings.forms_attachment_dir)
     for key in keys:
         await store.delete(key)
-    purged = Purged(sessions=expired_sessions, uploads=len(keys))
-    log.info("housekeeping.done", sessions=purged.sessions, uploads=purged.uploads)
+    purged = Purged(sessions=expired_sessions, uploads=len(keys), deliveries=deliveries)
+    log.info(
+        "housekeeping.done",
+        sessions=purged.sessions,
+        uploads=purged.uploads,
+        deliveries=purged.deliveries,
+    )
     return purged

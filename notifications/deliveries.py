@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
 from notifications.models import (
+    FINAL_STATUSES,
     DeliveryStatus,
     InboxMessage,
     PushDelivery,
@@ -303,3 +304,18 @@ async def overdue(
         .limit(limit)
     )
     return list((await db.scalars(stmt)).all())
+
+
+async def purge_finished(db: AsyncSession, *, before: datetime) -> int:
+    """Delete deliveries that reached a final state before `before`; how many.
+
+    Safe for exactly-once: a reminder is posted once and never after its deadline, so no
+    delivery is ever made again for a (reminder, device) whose record has gone. The reminder
+    and its inbox message stay.
+    """
+    result = await db.execute(
+        delete(PushDelivery).where(
+            PushDelivery.status.in_(FINAL_STATUSES), PushDelivery.updated_at < before
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

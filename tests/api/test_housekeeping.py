@@ -1,4 +1,5 @@
-"""The daily housekeeping: what can never be used again goes (rows and files), nothing else."""
+"""The daily housekeeping: what can never be used again goes (rows and files), and push delivery
+records past their retention; nothing else."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from auth.models import WebSession
 from forms.attachments import FileSystemStore
 from forms.models import FormAttachment
 from notifications.jobs import HOUSEKEEPING, TICK
+from notifications.models import DeliveryStatus, PushDelivery
 from tests.notifications.support import make_worker
 from tests.support import add_person
 
@@ -66,8 +68,30 @@ async def test_expired_sessions_and_stale_uploads_go_the_rest_stays(
     fresh = await upload(expired=False)
     await db.commit()
 
+    async def delivery(status: DeliveryStatus, updated_days_ago: int) -> uuid.UUID:
+        row = PushDelivery(
+            person_id=person_id,
+            reminder_id=None,
+            subscription_id=None,
+            device_name="phone",
+            status=status,
+            attempts=1,
+            created_at=now - timedelta(days=updated_days_ago),
+            updated_at=now - timedelta(days=updated_days_ago),
+        )
+        db.add(row)
+        await db.flush()
+        return row.id
+
+    await delivery(DeliveryStatus.DELIVERED, 91)  # past the retention: goes
+    await delivery(DeliveryStatus.FAILED, 120)  # goes
+    recent = await delivery(DeliveryStatus.DELIVERED, 10)
+    waiting = await delivery(DeliveryStatus.PENDING, 200)  # not final: never purged
+    await db.commit()
+
     purged = await housekeeping.run(session_factory, settings, now=now)
-    assert purged == housekeeping.Purged(sessions=2, uploads=1)
+    assert purged == housekeeping.Purged(sessions=2, uploads=1, deliveries=2)
+    assert set(await db.scalars(select(PushDelivery.id))) == {recent, waiting}
     db.expire_all()
     assert list(await db.scalars(select(WebSession.id))) == [live]
     kept = set(await db.scalars(select(FormAttachment.storage_key)))
@@ -75,7 +99,9 @@ async def test_expired_sessions_and_stale_uploads_go_the_rest_stays(
     assert not (tmp_path / stale[:2] / stale).exists()
     assert (tmp_path / fresh[:2] / fresh).exists()
     # Safe to repeat.
-    assert await housekeeping.run(session_factory, settings, now=now) == housekeeping.Purged(0, 0)
+    assert await housekeeping.run(session_factory, settings, now=now) == housekeeping.Purged(
+        0, 0, 0
+    )
 
 
 async def test_every_worker_carries_the_daily_schedule(
