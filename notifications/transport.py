@@ -197,7 +197,10 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self._status is not None and self._status < 200:
-            self._status = None  # 1xx: an interim answer, the real one follows
+            # 1xx: an interim answer; the real one follows with headers of its own.
+            self._status = self._retry_after = None
+            self._header = b""
+            self._framed = self._keep = False
             return
         self._complete()
 

@@ -69,7 +69,7 @@ class Server:
                 await writer.drain()
                 if (
                     step.endswith(CUT)
-                    or step.startswith(b"HTTP/1.0")
+                    or b"HTTP/1.0 " in step
                     or b"\r\nConnection: close\r\n" in step
                 ):
                     break
@@ -179,7 +179,9 @@ async def test_interim_answers_and_answers_ending_with_the_connection(server: Se
     server.script = lambda c, n: (
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
         if c == 1
-        else b"HTTP/1.0 400 Bad Request\r\n\r\nUnauthorizedRegistration"
+        # An interim answer, then one whose body ends with the connection.
+        else b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.0 400 Bad Request\r\n\r\nUnauthorizedRegistration"
     )
     transport = PushTransport(timeout_seconds=5)
     url = f"http://127.0.0.1:{server.port}/p"
