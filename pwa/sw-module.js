@@ -8,9 +8,8 @@
 // compare the imported modules.
 
 import "./sw.js";
+import { LANGUAGE_PREFERENCE, LANGUAGES } from "./js/i18n.js";
 import { listOutbox, replay } from "./js/outbox.js";
-
-const LANGUAGES = ["en", "nl"];
 
 /** Replay the outbox (see js/outbox.js replay()); tells the person when forms went out. */
 self.replayOutbox = async () => {
@@ -32,7 +31,7 @@ self.replayOutbox = async () => {
 // One notification (tag "duo-outbox": a newer one replaces it) that opens the forms page.
 async function notify(sent, attention) {
   if (self.Notification?.permission !== "granted") return;
-  const lang = language();
+  const lang = await language();
   const messages = await loadMessages(lang);
   const sentText = sent > 0 ? plural(messages, lang, "forms.backgroundSent", sent) : null;
   const attentionText = attention ? messages["forms.backgroundAttention"] : null;
@@ -46,8 +45,10 @@ async function notify(sent, attention) {
   });
 }
 
-// The browser's languages (the choice made in the app lives in the page's localStorage).
-function language() {
+// The app's language (js/i18n.js leaves it in the Cache API), else the browser's.
+async function language() {
+  const chosen = await (await caches.match(LANGUAGE_PREFERENCE))?.text().catch(() => null);
+  if (LANGUAGES.includes(chosen)) return chosen;
   for (const tag of self.navigator.languages ?? [self.navigator.language]) {
     const base = String(tag).toLowerCase().split("-")[0];
     if (LANGUAGES.includes(base)) return base;

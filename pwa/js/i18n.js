@@ -29,7 +29,21 @@ export async function setLanguage(lang, { remember = false } = {}) {
   current = chosen;
   document.documentElement.lang = chosen;
   if (remember) save(chosen);
+  shareWithWorker(chosen);
   translatePage();
+}
+
+// The service worker has no localStorage: it reads the app's language here, to tell the person
+// in it that forms went out while the app was closed (sw-module.js). Not personal data.
+export const LANGUAGE_PREFERENCE = "/prefs/language";
+const PREFERENCES_CACHE = "duo-prefs";
+
+function shareWithWorker(lang) {
+  if (!("caches" in self)) return;
+  caches
+    .open(PREFERENCES_CACHE)
+    .then((cache) => cache.put(LANGUAGE_PREFERENCE, new Response(lang)))
+    .catch(() => undefined); // storage refused: the worker follows the browser's language
 }
 
 /** t("dashboard.title", { name: "Ayu" }): the message with {placeholders} filled in. */

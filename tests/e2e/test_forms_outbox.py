@@ -34,6 +34,8 @@ LIST_CLIENT_IDS = """async () => {
 # Evaluated in the service worker.
 COUNT_WINDOWS = """async () =>
     (await self.clients.matchAll({ type: "window", includeUncontrolled: true })).length"""
+LANGUAGE_SHARED = """async () =>
+    (await (await caches.match("/prefs/language"))?.text()) ?? null"""
 NOTIFICATION_TITLES = """async () =>
     (await self.registration.getNotifications({ tag: "duo-outbox" })).map((n) => n.title)"""
 
@@ -174,6 +176,14 @@ def test_a_form_queued_offline_is_sent_by_the_service_worker_with_the_app_closed
     [client_id] = page.evaluate(LIST_CLIENT_IDS)
     assert submissions_with_client_id(live_server, client_id) == 0
 
+    # The person reads the app in Dutch on an English phone: the worker must follow the app.
+    page.select_option("#language", "nl")
+    for _ in range(50):
+        if page.evaluate(LANGUAGE_SHARED) == "nl":
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate(LANGUAGE_SHARED) == "nl"
+
     # Close the app. about:blank (no client of the app's origin) keeps the context alive and
     # gives a DevTools session to fire the sync event as the browser does when back online.
     blank = context.new_page()
@@ -208,13 +218,14 @@ def test_a_form_queued_offline_is_sent_by_the_service_worker_with_the_app_closed
         assert time.monotonic() < deadline, "the service worker sent nothing"
         blank.wait_for_timeout(200)
     assert worker.evaluate(COUNT_WINDOWS) == 0, "an app window was open after all"
-    # The person is told (notification permission granted above), once, in their language.
-    assert worker.evaluate(NOTIFICATION_TITLES) == ["Your form has been sent to DUO."]
+    # The person is told (notification permission granted above), once, in the app's language.
+    assert worker.evaluate(NOTIFICATION_TITLES) == ["Uw formulier is naar DUO verstuurd."]
 
     # The app, opened afterwards, shows it received with its receipt; nothing is sent again.
     app = context.new_page()
     problems = watch_for_problems(app)
     app.goto(f"{live_server.origin}/#/forms")
+    app.select_option("#language", "en")
     received = app.locator("#outbox li.outbox-entry[data-state='received']")
     expect(received).to_have_count(1)
     expect(received).to_have_id(f"entry-{client_id}")
