@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from litestar import Litestar
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from auth.sessions import create_session
 from records.demo import Bundle, insert_bundles, make_bundle
@@ -56,3 +57,23 @@ def asgi_client(app: Litestar, base_url: str = "http://testserver.local") -> htt
     """
     transport = httpx.ASGITransport(app=cast("_ASGIApp", app))
     return httpx.AsyncClient(transport=transport, base_url=base_url)
+
+
+async def count_statements(
+    client: httpx.AsyncClient, connection: AsyncConnection, query: str
+) -> tuple[int, dict[str, Any]]:
+    """POST a GraphQL query; how many SQL statements it ran (savepoints aside), and the body."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    sync = connection.sync_connection
+    assert sync is not None
+    event.listen(sync, "before_cursor_execute", record)
+    try:
+        body: dict[str, Any] = (await client.post("/graphql", json={"query": query})).json()
+    finally:
+        event.remove(sync, "before_cursor_execute", record)
+    return len(statements), body

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.database import utcnow
@@ -22,7 +22,7 @@ from records.models import (
     Enrolment,
     EnrolmentStatus,
 )
-from tests.support import sign_in
+from tests.support import count_statements, sign_in
 
 DASHBOARD = (OPERATIONS_DIR / "Dashboard.graphql").read_text()
 
@@ -90,25 +90,6 @@ async def _grow(db: AsyncSession, person_id: uuid.UUID, n: int) -> None:
     await db.commit()
 
 
-async def _count_statements(
-    client: httpx.AsyncClient, connection: AsyncConnection
-) -> tuple[int, dict[str, Any]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    sync = connection.sync_connection
-    assert sync is not None
-    event.listen(sync, "before_cursor_execute", record)
-    try:
-        body = (await client.post("/graphql", json={"query": DASHBOARD})).json()
-    finally:
-        event.remove(sync, "before_cursor_execute", record)
-    return len(statements), body
-
-
 @pytest.mark.parametrize("size", [50])
 async def test_dashboard_statement_count_is_constant(
     client: httpx.AsyncClient,
@@ -123,9 +104,9 @@ async def test_dashboard_statement_count_is_constant(
     await _grow(db, large.person["id"], size)
 
     await sign_in(client, db, small.person["id"])
-    small_count, small_body = await _count_statements(client, connection)
+    small_count, small_body = await count_statements(client, connection, DASHBOARD)
     await sign_in(client, db, large.person["id"])
-    large_count, large_body = await _count_statements(client, connection)
+    large_count, large_body = await count_statements(client, connection, DASHBOARD)
 
     assert "errors" not in large_body
     viewer = large_body["data"]["viewer"]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from litestar import Litestar
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.persisted import OPERATIONS_DIR
 from tests.extracts.flows import CREATE_LINK, create_extract, holder
-from tests.support import asgi_client, gql
+from tests.support import asgi_client, count_statements, gql
 
 EXTRACTS = (OPERATIONS_DIR / "Extracts.graphql").read_text()
 
@@ -32,31 +29,14 @@ async def _holder_with(
     return ids
 
 
-async def _statements(client: httpx.AsyncClient, connection: AsyncConnection) -> tuple[int, Any]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    sync = connection.sync_connection
-    assert sync is not None
-    event.listen(sync, "before_cursor_execute", record)
-    try:
-        body = (await client.post("/graphql", json={"query": EXTRACTS})).json()
-    finally:
-        event.remove(sync, "before_cursor_execute", record)
-    return len(statements), body
-
-
 async def test_only_own_extracts_and_links_in_a_constant_number_of_statements(
     app: Litestar, client: httpx.AsyncClient, db: AsyncSession, connection: AsyncConnection
 ) -> None:
     mine = await _holder_with(client, db, extracts=1, opens=1)
-    small, small_body = await _statements(client, connection)
+    small, small_body = await count_statements(client, connection, EXTRACTS)
     async with asgi_client(app) as other:
         theirs = await _holder_with(other, db, extracts=6, opens=3)
-        large, large_body = await _statements(other, connection)
+        large, large_body = await count_statements(other, connection, EXTRACTS)
 
     viewer = large_body["data"]["viewer"]
     assert len(viewer["extracts"]) == 6
