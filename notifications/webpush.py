@@ -183,15 +183,6 @@ class WebPushClient:
         detail = _explanation(answer.body) if answer.status >= 400 else None
         return PushResponse(status=answer.status, retry_after=retry_after, detail=detail)
 
-    async def post(self, request: PushRequest, *, authorization: str) -> PushResponse:
-        prepared = self.prepare(request, authorization=authorization)
-        if isinstance(prepared, PushResponse):
-            return prepared
-        return await self.send(prepared)
-
-    async def close(self) -> None:
-        await self._transport.close()
-
 
 def create_transport(
     *, timeout_seconds: float, public_only: bool, ssl_context: ssl.SSLContext | None = None

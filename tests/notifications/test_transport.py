@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notifications.sender import Outcome, classify
+from notifications.sender import Outcome, PushSender
 from notifications.transport import (
     MAX_ANSWER_BYTES,
     PublicOnlyResolver,
@@ -21,6 +21,7 @@ from notifications.transport import (
     UnsafeRequest,
     is_public_address,
 )
+from notifications.vapid import VapidSigner, generate_keys
 from notifications.webpush import PushRequest, WebPushClient
 from tests.certificates import self_signed
 from tests.notifications.support import fake_keys
@@ -345,7 +346,12 @@ async def test_a_refusal_keeps_the_services_reason_for_operators(server: Server)
     server.script = lambda c, n: (
         b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n%s" % (len(reason), reason)
     )
-    client = WebPushClient(PushTransport(timeout_seconds=5))
+    transport = PushTransport(timeout_seconds=5)
+    sender = PushSender(
+        WebPushClient(transport),
+        VapidSigner(generate_keys(), subject="mailto:ops@duo.example"),
+        concurrency=1,
+    )
     keys = fake_keys()
     request = PushRequest(
         endpoint=f"http://127.0.0.1:{server.port}/push/x",
@@ -355,9 +361,8 @@ async def test_a_refusal_keeps_the_services_reason_for_operators(server: Server)
         ttl=60,
     )
     try:
-        response = await client.post(request, authorization="vapid t=x, k=y")
+        result = await sender.send(request)
     finally:
-        await client.close()
-    result = classify(response)
+        await transport.close()
     assert result.outcome is Outcome.REJECTED
     assert result.detail == "HTTP 403: invalid JWT [31mprovided ok"
