@@ -20,9 +20,7 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -41,6 +39,7 @@ from api.logging import configure_logging
 from api.migrate import upgrade_connection
 from api.settings import Settings
 from auth.ratelimit import MemoryRateLimiter
+from bench.scratch import postgres_database, sqlite_database
 from extracts import service, statuslist
 from extracts.issuer import ExtractIssuer
 from extracts.verify import SavedStatusList, keys_from_jwks, verify_offline
@@ -208,12 +207,22 @@ async def run(count: int, database_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--extracts", type=int, default=300)
-    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--database-url",
+        help="a postgresql+asyncpg:// server URL: the bench creates and drops its own database "
+        "duo_bench_extracts there (default: a temporary SQLite file)",
+    )
     args = parser.parse_args()
-    url = args.database_url
-    if url is None:
-        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / f'bench-{uuid.uuid4().hex}.db'}"
-    asyncio.run(run(args.extracts, url))
+    # A scratch database of its own, dropped afterwards: never the tables a given URL names.
+    database = (
+        postgres_database(args.database_url, "duo_bench_extracts")
+        if args.database_url
+        else sqlite_database("duo-bench-extracts-")
+    )
+    try:
+        asyncio.run(run(args.extracts, database.url))
+    finally:
+        database.drop()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -42,6 +41,7 @@ from auth.activation import issue_code
 from auth.audit import RequestMeta
 from auth.models import Passkey
 from auth.ratelimit import MemoryRateLimiter
+from bench.scratch import postgres_database, sqlite_database
 from records.demo import DEMO_CUSTOMER_NUMBER, DEMO_DATE_OF_BIRTH, seed_demo
 from tests.webauthn_soft import SoftAuthenticator, b64url_decode
 
@@ -170,12 +170,22 @@ async def run(ceremony_count: int, database_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ceremonies", type=int, default=500)
-    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--database-url",
+        help="a postgresql+asyncpg:// server URL: the bench creates and drops its own database "
+        "duo_bench_login there (default: a temporary SQLite file)",
+    )
     args = parser.parse_args()
-    url = args.database_url
-    if url is None:
-        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'bench-login.sqlite3'}"
-    asyncio.run(run(args.ceremonies, url))
+    # A scratch database of its own, dropped afterwards: never the tables a given URL names.
+    database = (
+        postgres_database(args.database_url, "duo_bench_login")
+        if args.database_url
+        else sqlite_database("duo-bench-login-")
+    )
+    try:
+        asyncio.run(run(args.ceremonies, database.url))
+    finally:
+        database.drop()
 
 
 if __name__ == "__main__":
