@@ -52,10 +52,13 @@ def fake_keys() -> dict[str, str]:
     return {"p256dh": b64url(point), "auth": b64url(uuid.uuid4().bytes)}
 
 
-async def person_without_reminders(db: AsyncSession, **person: Any) -> uuid.UUID:
+async def person_without_reminders(
+    db: AsyncSession, *, time_zone: str = "Europe/Amsterdam", **person: Any
+) -> uuid.UUID:
     """A demo person whose own demo deadlines are completed, with reminders every day of the
-    week and no quiet hours (so a test does not depend on the hour it runs at)."""
-    bundle = await add_person(db, **person)
+    week and no quiet hours, in a zone the test chooses (the demo's zone depends on how many
+    persons were made before: "due in 2 days" would depend on the order and hour of the run)."""
+    bundle = await add_person(db, time_zone=time_zone, **person)
     person_id: uuid.UUID = bundle.person["id"]
     await db.execute(
         update(Deadline).where(Deadline.person_id == person_id).values(completed_at=utcnow())
@@ -88,14 +91,16 @@ async def add_deadline(
     due_in: timedelta = timedelta(days=2),
     kind: DeadlineKind = DeadlineKind.INCOME_STATEMENT,
     description: str = "Send proof of your income of last year.",
+    now: datetime | None = None,
 ) -> uuid.UUID:
+    """A deadline `due_in` after `now` (the test's clock; the wall clock when not given)."""
     deadline_id = uuid.uuid4()
     await db.execute(
         insert(Deadline).values(
             id=deadline_id,
             person_id=person_id,
             kind=kind,
-            due_at=utcnow() + due_in,
+            due_at=(now or utcnow()) + due_in,
             description=description,
             completed_at=None,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -72,14 +72,20 @@ async def test_a_due_reminder_reaches_every_device_and_the_inbox_once(
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    person_id = await person_without_reminders(db, preferred_language="en")
-    deadline_id = await add_deadline(db, person_id, due_in=timedelta(days=2, hours=1))
+    # The clock and the zone are the test's: at 07:30 UTC a person in a zone behind UTC is
+    # still on the day before, and "due in 2 days" would be "3 days" (a test that failed
+    # every morning between 07:00 and 08:00 UTC). Amsterdam: 08:30 on the 28th, due the 30th.
+    now = datetime(2026, 11, 28, 7, 30, tzinfo=UTC)
+    person_id = await person_without_reminders(
+        db, preferred_language="en", time_zone="Europe/Amsterdam"
+    )
+    deadline_id = await add_deadline(db, person_id, due_in=timedelta(days=2, hours=1), now=now)
     await db.commit()
     await sign_in(client, db, person_id)
     _phone, phone_hash = await browser_subscription(client, push_receiver)
     _laptop, laptop_hash = await browser_subscription(client, push_receiver)
 
-    worker, runtime = await make_worker(settings, session_factory)
+    worker, runtime = await make_worker(settings, session_factory, clock=lambda: now)
     try:
         scanned = await worker.scan()
         assert (scanned.posted, scanned.deliveries) == (1, 2)  # the 3-day reminder
