@@ -32,6 +32,8 @@ from forms.routes import make_attachment_controller
 from forms.runtime import STATE_KEY as FORMS_STATE_KEY
 from forms.runtime import build_runtime as build_forms_runtime
 from notifications.runtime import PushRuntime
+from staff.pages import staff_route_handlers
+from staff.web import template_config as staff_template_config
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -110,6 +112,7 @@ def create_app(
             AuthController,
             *extract_routes(),
             make_attachment_controller(settings),
+            *staff_route_handlers(),
             *service_worker_routes(PWA_DIR),
             pwa,
         ],
@@ -119,6 +122,7 @@ def create_app(
         ),
         request_max_body_size=settings.max_request_bytes,
         request_class=ApiRequest,
+        template_config=staff_template_config(),
         lifespan=[lifespan],
         state=State(
             {

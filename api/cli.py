@@ -13,6 +13,7 @@ from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from extracts.cli import add_extract_commands
 from forms.cli import add_form_commands
 from notifications.cli import add_push_commands
+from staff.cli import add_staff_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_commands(sub)
     add_form_commands(sub)
     add_push_commands(sub)
+    add_staff_commands(sub)
 
     chores = sub.add_parser(
         "housekeeping",

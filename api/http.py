@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -46,7 +47,8 @@ class ApiRequest(Request[Any, Any, Any]):
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Everything but the PWA's static files: answers default to `no-store`, once, here.
+# Everything but the PWA's static files (and the staff UI, below): answers default to
+# `no-store`, once, here.
 DYNAMIC_PREFIXES = (
     "/graphql",
     "/auth/",
@@ -56,6 +58,7 @@ DYNAMIC_PREFIXES = (
     "/health/",
     "/.well-known/",
 )
+STAFF_PREFIX = "/staff"
 # Public, cookie-free endpoints that any site may call (a verifier's own web page).
 CROSS_SITE_ALLOWED = frozenset({"/extracts/verify"})
 # Path segments that are bearer secrets: logged as "…" so the access log cannot replay them.
@@ -99,6 +102,15 @@ class EdgeMiddleware:
         self.csp = content_security_policy(allow_ide=False).encode()
         self.ide_csp = content_security_policy(allow_ide=True).encode()
         self.origin = settings.public_origin.encode()
+        # The staff UI (staff/) checks Origin against its own origin; on a host of its own
+        # it answers only there, and that host serves nothing else (one realm per host).
+        self.staff_origin = settings.staff_public_origin.encode()
+        self.staff_host = (
+            _host(settings.staff_public_origin) if settings.staff_has_own_host else None
+        )
+        self.staff_default_port = _DEFAULT_PORTS.get(
+            urlsplit(settings.staff_public_origin).scheme, 80
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -113,7 +125,8 @@ class EdgeMiddleware:
         status = 500
         is_ide = self.settings.allow_adhoc_queries and path == "/graphql"
         csp = self.ide_csp if is_ide else self.csp
-        is_api = path.startswith(DYNAMIC_PREFIXES)
+        is_staff = path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
+        is_api = is_staff or path.startswith(DYNAMIC_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -131,10 +144,20 @@ class EdgeMiddleware:
             await send(message)
 
         try:
+            if self.staff_host is not None and not path.startswith("/health/"):
+                on_staff_host = _is_host(request_headers, self.staff_host, self.staff_default_port)
+                if on_staff_host != is_staff:
+                    if on_staff_host and path == "/":
+                        await _send_redirect(send_with_headers, "/staff/")
+                        return
+                    await _send_json(send_with_headers, 404, _NOT_FOUND)
+                    return
             refusal = (
                 None
                 if path in CROSS_SITE_ALLOWED
-                else self._cross_site_refusal(method, request_headers)
+                else self._cross_site_refusal(
+                    method, request_headers, self.staff_origin if is_staff else self.origin
+                )
             )
             if refusal is not None:
                 log.warning("http.cross_site_refused", path=path, reason=refusal)
@@ -162,7 +185,9 @@ class EdgeMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    def _cross_site_refusal(self, method: str, headers: dict[bytes, bytes]) -> str | None:
+    def _cross_site_refusal(
+        self, method: str, headers: dict[bytes, bytes], expected_origin: bytes
+    ) -> str | None:
         # Defence in depth beside SameSite cookies and JSON-only bodies: browsers label
         # cross-site requests (Fetch Metadata) and send Origin on every unsafe request.
         if method not in UNSAFE_METHODS:
@@ -171,9 +196,39 @@ class EdgeMiddleware:
         if site is not None and site not in (b"same-origin", b"none"):
             return "sec-fetch-site"
         origin = headers.get(b"origin")
-        if origin is not None and origin != self.origin:
+        if origin is not None and origin != expected_origin:
             return "origin"
         return None
+
+
+_NOT_FOUND = {"errors": [{"message": "Not found.", "extensions": {"code": "NOT_FOUND"}}]}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host(origin: str) -> tuple[str, int]:
+    """(host, port) of an origin, the port spelled out."""
+    parts = urlsplit(origin)
+    return (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(parts.scheme, 80)
+
+
+def _is_host(headers: dict[bytes, bytes], host: tuple[str, int], default_port: int) -> bool:
+    """Whether the Host header names this host (a Host without a port means the default)."""
+    try:
+        parts = urlsplit("//" + headers.get(b"host", b"").decode("latin-1").strip())
+        port = parts.port or default_port
+    except ValueError:  # a port that is not a number
+        return False
+    return (parts.hostname or "") == host[0] and port == host[1]
+
+
+async def _send_redirect(send: Send, location: str) -> None:
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 303,
+        "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from extracts import models as extract_models
 from forms import models as form_models
 from notifications import models as notification_models
 from records import models as record_models
+from staff import models as staff_models
 
 __all__ = [
     "Base",
@@ -14,4 +15,5 @@ __all__ = [
     "form_models",
     "notification_models",
     "record_models",
+    "staff_models",
 ]

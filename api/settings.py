@@ -31,6 +31,9 @@ class Settings:
     # Public origin the browser sees; WebAuthn's RP ID and origin checks derive from it,
     # never from request headers (a proxy or attacker controls those).
     public_origin: str = "http://localhost:8000"
+    # DUO staff's back office (staff/): its own origin when it has its own host (its own
+    # WebAuthn RP ID and cookies); unset, it is PUBLIC_ORIGIN with the UI under /staff/.
+    staff_origin: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = field(default=INSECURE_DEV_SECRET, repr=False)
@@ -82,6 +85,26 @@ class Settings:
         if not host:
             raise SettingsError(f"PUBLIC_ORIGIN has no host: {self.public_origin!r}")
         return host
+
+    @property
+    def staff_public_origin(self) -> str:
+        """Where staff pages live: STAFF_ORIGIN, or PUBLIC_ORIGIN when it is not set."""
+        return self.staff_origin or self.public_origin
+
+    @property
+    def staff_rp_id(self) -> str:
+        host = urlsplit(self.staff_public_origin).hostname
+        if not host:
+            raise SettingsError(f"STAFF_ORIGIN has no host: {self.staff_public_origin!r}")
+        return host
+
+    @property
+    def staff_has_own_host(self) -> bool:
+        return self.staff_public_origin != self.public_origin
+
+    @property
+    def staff_secure_cookies(self) -> bool:
+        return urlsplit(self.staff_public_origin).scheme == "https"
 
     @property
     def secure_cookies(self) -> bool:
@@ -148,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         environment=environment,  # type: ignore[arg-type]
         database_url=env.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         public_origin=env.get("PUBLIC_ORIGIN", f"http://localhost:{port}").rstrip("/"),
+        staff_origin=env.get("STAFF_ORIGIN", "").rstrip("/") or None,
         host=env.get("HOST", "127.0.0.1"),
         port=port,
         secret_key=env.get("SECRET_KEY", INSECURE_DEV_SECRET),
@@ -198,6 +222,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def validate_settings(settings: Settings) -> None:
     """Refuse configurations that would be unsafe or cannot work."""
     settings.rp_id  # noqa: B018 - raises on an origin without a host
+    settings.staff_rp_id  # noqa: B018
+    staff = urlsplit(settings.staff_public_origin)
+    if staff.path not in ("", "/") or staff.query or staff.fragment:
+        raise SettingsError("STAFF_ORIGIN must be an origin (scheme://host[:port]), without a path")
     if settings.extract_valid_days < 0:
         raise SettingsError("EXTRACT_VALID_DAYS must be 0 (no expiry) or more")
     if settings.forms_attachment_max_bytes < 1:
@@ -213,6 +241,8 @@ def validate_settings(settings: Settings) -> None:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
         if not settings.public_origin.startswith("https://"):
             problems.append("PUBLIC_ORIGIN must be an https:// origin")
+        if not settings.staff_public_origin.startswith("https://"):
+            problems.append("STAFF_ORIGIN must be an https:// origin")
         if settings.allow_adhoc_queries:
             problems.append("GRAPHQL_ADHOC must be off: production serves only persisted queries")
         if problems:

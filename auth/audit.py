@@ -32,6 +32,7 @@ async def record(
     meta: RequestMeta,
     person_id: uuid.UUID | None = None,
     actor: str = "person",
+    staff_id: uuid.UUID | None = None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
@@ -39,6 +40,7 @@ async def record(
     event = AuditEvent(
         person_id=person_id,
         actor=actor,
+        staff_id=staff_id,
         action=action,
         outcome=outcome,
         reason=reason,
@@ -56,6 +58,7 @@ async def record(
         reason=reason,
         person_id=str(person_id) if person_id else None,
         actor=actor,
+        staff_id=str(staff_id) if staff_id else None,
         ip=meta.ip_address,
     )
     return event

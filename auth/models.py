@@ -147,6 +147,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_person_time", "person_id", "occurred_at"),
         Index("ix_audit_time", "occurred_at"),
+        Index("ix_audit_staff_time", "staff_id", "occurred_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -154,6 +155,8 @@ class AuditEvent(Base):
     # No foreign key: the trail outlives the records it mentions.
     person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     actor: Mapped[str] = mapped_column(String(100))  # "person", "staff:<name>", "system"
+    # The DUO staff member who acted (staff/), when one did; no foreign key, like person_id.
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     action: Mapped[str] = mapped_column(String(64))  # e.g. "login", "passkey.revoke"
     outcome: Mapped[str] = mapped_column(String(16))  # "success" or "failure"
     reason: Mapped[str | None] = mapped_column(String(64))  # machine-readable failure reason

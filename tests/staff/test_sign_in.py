@@ -1,0 +1,138 @@
+"""Staff enrol with a one-time invite link and sign in with a passkey (UV), in their own realm."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.database import utcnow
+from staff import sessions
+from staff.models import Role, StaffSession
+from tests.staff.support import STAFF_COOKIE, enrol, events, invite, login
+from tests.webauthn_soft import SoftAuthenticator
+
+
+async def test_invite_link_enrols_a_passkey_and_signs_in(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    member_id, token = await invite(db, "Anna de Vries", frozenset({Role.ADMIN, Role.FORMS}))
+    authenticator = SoftAuthenticator()
+
+    finished = await enrol(client, authenticator, token)
+
+    assert finished.status_code == 200, finished.text
+    set_cookie = finished.headers.get_list("set-cookie")
+    session_cookie = next(c for c in set_cookie if c.startswith(f"{STAFF_COOKIE}="))
+    assert "HttpOnly" in session_cookie
+    assert "samesite=strict" in session_cookie.lower()
+    home = await client.get("/staff/")
+    assert home.status_code == 200
+    assert "Anna de Vries" in home.text
+    assert [e.staff_id for e in await events(db, "staff.enrol")] == [member_id]
+
+
+async def test_passkey_sign_in_after_sign_out(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    _, token = await invite(db)
+    authenticator = SoftAuthenticator()
+    assert (await enrol(client, authenticator, token)).status_code == 200
+    page = await client.get("/staff/")
+    csrf = page.text.split('name="_csrf" value="')[1].split('"')[0]
+    out = await client.post("/staff/sign-out", data={"_csrf": csrf})
+    assert out.status_code == 303
+    assert (await client.get("/staff/")).status_code == 401
+
+    signed_in = await login(client, authenticator)
+
+    assert signed_in.status_code == 200, signed_in.text
+    assert (await client.get("/staff/")).status_code == 200
+
+
+async def test_an_invite_link_works_once(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    _, token = await invite(db)
+    assert (await enrol(client, SoftAuthenticator(), token)).status_code == 200
+    client.cookies.clear()
+
+    again = await enrol(client, SoftAuthenticator(), token)
+
+    assert again.status_code == 400
+    assert again.json()["errors"][0]["extensions"]["code"] == "INVITE_INVALID"
+    assert [e.reason for e in await events(db, "staff.enrol") if e.outcome == "failure"] == ["used"]
+
+
+async def test_an_invite_link_expires_after_24_hours(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    _, token = await invite(db, now=utcnow() - timedelta(hours=24, seconds=1))
+
+    answer = await enrol(client, SoftAuthenticator(), token)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == "INVITE_INVALID"
+    assert [e.reason for e in await events(db, "staff.enrol")] == ["expired"]
+
+
+async def test_enrolment_without_user_verification_is_refused(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    _, token = await invite(db)
+
+    answer = await enrol(client, SoftAuthenticator(user_verification=False), token)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == "VERIFICATION_FAILED"
+    assert (await client.get("/staff/")).status_code == 401
+
+
+async def test_sign_in_without_user_verification_is_refused(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    _, token = await invite(db)
+    authenticator = SoftAuthenticator()
+    assert (await enrol(client, authenticator, token)).status_code == 200
+    client.cookies.clear()
+
+    answer = await login(client, authenticator, user_verified=False)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == "VERIFICATION_FAILED"
+    assert (await client.get("/staff/")).status_code == 401
+
+
+async def test_a_persons_passkey_cannot_sign_in_as_staff(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """Same RP ID by default, different realm: a person's credential is unknown here."""
+    from tests.auth.flows import activate, new_code
+    from tests.support import add_person
+
+    bundle = await add_person(db)
+    person = bundle.person
+    authenticator = SoftAuthenticator()
+    code = await new_code(db, str(person["customer_number"]))
+    assert (await activate(client, authenticator, code, person["date_of_birth"])).status_code == 200
+
+    answer = await login(client, authenticator)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == "PASSKEY_UNKNOWN"
+    assert (await client.get("/staff/")).status_code == 401
+
+
+async def test_sessions_end_after_15_idle_minutes_and_10_hours(db: AsyncSession) -> None:
+    member_id, _ = await invite(db)
+    start = utcnow()
+    idle = await sessions.create_session(db, staff_id=member_id, now=start)
+    busy = await sessions.create_session(db, staff_id=member_id, now=start)
+
+    assert await sessions.resolve_session(db, token=idle.token, now=start + timedelta(minutes=14))
+    assert not await sessions.resolve_session(
+        db, token=idle.token, now=start + timedelta(minutes=29, seconds=1)
+    )
+    moment = start
+    while moment < start + timedelta(hours=10) - timedelta(minutes=10):
+        moment += timedelta(minutes=10)
+        assert await sessions.resolve_session(db, token=busy.token, now=moment)
+    assert not await sessions.resolve_session(db, token=busy.token, now=start + timedelta(hours=10))
+    assert await db.get(StaffSession, busy.session.id) is None
