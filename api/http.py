@@ -99,6 +99,12 @@ class EdgeMiddleware:
         if settings.secure_cookies:
             headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
         self.common_headers = headers
+        # Staff pages post HTML forms; under `no-referrer` a browser sends `Origin: null` with
+        # them, which the cross-site check must refuse. `same-origin` keeps the Origin (and
+        # still sends no Referer to any other site).
+        self.staff_headers = [
+            (k, b"same-origin" if k == b"referrer-policy" else v) for k, v in headers
+        ]
         self.csp = content_security_policy(allow_ide=False).encode()
         self.ide_csp = content_security_policy(allow_ide=True).encode()
         self.origin = settings.public_origin.encode()
@@ -133,7 +139,7 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.extend(self.common_headers)
+                headers.extend(self.staff_headers if is_staff else self.common_headers)
                 headers.append((b"content-security-policy", csp))
                 headers.append((b"x-request-id", request_id.encode()))
                 if is_api and not any(k == b"cache-control" for k, _ in headers):

@@ -57,6 +57,8 @@ async def test_pages_are_dutch_first_with_an_english_switch(
     assert "content-security-policy" in dutch.headers
     assert "script-src 'self'" in dutch.headers["content-security-policy"]
     assert dutch.headers["cache-control"] == "no-store"
+    # Under no-referrer a browser's form posts carry `Origin: null`, which the edge refuses.
+    assert dutch.headers["referrer-policy"] == "same-origin"
 
     switched = await client.get("/staff/language", params={"to": "en", "next": "/staff/"})
     assert (switched.status_code, switched.headers["location"]) == (303, "/staff/")
