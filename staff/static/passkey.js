@@ -23,6 +23,8 @@ export function attach(box) {
       return;
     }
   }
+  // Rendered disabled: a click before this script runs would do nothing.
+  button.disabled = false;
   button.addEventListener("click", async () => {
     button.disabled = true;
     say(box.dataset.busy);
