@@ -1,6 +1,6 @@
 """DUO staff: members, roles, passkeys, invites, sessions, ceremonies, claims; audit staff_id
 
-Revision ID: 0020
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-05 08:42:58.351532
 
@@ -15,7 +15,7 @@ from alembic import op
 
 from api.database import UTCDateTime
 
-revision: str = "0020"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
