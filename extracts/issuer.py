@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.database import utcnow
 from api.errors import InvalidInput
 from api.settings import Settings
-from extracts import statuslist
+from extracts import sdjwt_vc, statuslist
 from extracts.keys import IssuerKeys, KeyRing
 from extracts.service import IssuerConfig
 from extracts.statuslist import PublishedList, StatusLists
@@ -31,6 +31,7 @@ from extracts.verify import (
 
 log = structlog.get_logger("extracts")
 _LIST_URL = re.compile(r"/extracts/status/([1-9][0-9]{0,5})$")
+_TOKEN_LIST_URL = re.compile(r"/extracts/token-status/([1-9][0-9]{0,5})$")
 
 
 def issuer_config(settings: Settings) -> IssuerConfig:
@@ -76,6 +77,41 @@ class ExtractIssuer:
             issuer=self.config.issuer,
             public_origin=self.config.public_origin,
         )
+
+    async def token_status_list(self, db: AsyncSession, number: int) -> PublishedList:
+        """List N as an IETF Status List Token (the same statuses, its own encoding)."""
+        return await self.status_lists.get(
+            db,
+            ring=await self.ring(),
+            number=number,
+            issuer=self.config.issuer,
+            public_origin=self.config.public_origin,
+            token_format=True,
+        )
+
+    async def verify_presentation(
+        self,
+        db: AsyncSession,
+        token: str,
+        *,
+        audience: str | None = None,
+        nonce: str | None = None,
+        now: datetime | None = None,
+    ) -> sdjwt_vc.Verification:
+        """An SD-JWT VC presentation: signature, disclosures, key binding, then its status."""
+        ring = await self.ring()
+        now = now or utcnow()
+        checked = sdjwt_vc.check_presentation(
+            token, ring.public_key, now=now, audience=audience, nonce=nonce
+        )
+        if not isinstance(checked, sdjwt_vc.Checked):
+            return checked
+        match = _TOKEN_LIST_URL.search(checked.status_uri)
+        if match is None or checked.status_index >= statuslist.LIST_SIZE:
+            return sdjwt_vc.refused_status(checked, now, "Its status list is not one of DUO's.")
+        published = await self.token_status_list(db, int(match.group(1)))
+        status = statuslist.token_status(published.bits, checked.status_index)
+        return sdjwt_vc.decide(checked, revoked=status != 0, now=now, status_list_issued_at=now)
 
     async def verify(
         self, db: AsyncSession, token: str, *, now: datetime | None = None

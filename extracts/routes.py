@@ -29,7 +29,7 @@ from auth import sessions
 from auth.cookies import session_cookie_name
 from auth.ratelimit import Limit, RateLimiter, enforce
 from auth.routes import json_only
-from extracts import render, service, statuslist
+from extracts import render, sdjwt, sdjwt_vc, service, statuslist
 from extracts.issuer import ExtractIssuer
 from extracts.models import Extract, ShareLink
 from extracts.pdf import render_pdf
@@ -131,8 +131,27 @@ async def jwks(request: Request[Any, Any, State]) -> Response[Any]:
     )
 
 
+@get("/.well-known/jwt-vc-issuer", include_in_schema=False, cache=False)
+async def jwt_vc_issuer(request: Request[Any, Any, State]) -> Response[Any]:
+    """SD-JWT VC §3: where a verifier finds the keys of the credentials' `iss` (the JWKS)."""
+    issuer = _issuer(request)
+    body = {
+        "issuer": issuer.config.issuer,
+        "jwks_uri": f"{issuer.config.public_origin}/.well-known/jwks.json",
+    }
+    return Response(
+        body,
+        media_type=MediaType.JSON,
+        headers=_public({"cache-control": "public, max-age=3600"}),
+    )
+
+
 class VerifyInput(Struct):
-    jws: str
+    jws: str  # a signed extract (compact JWS) or an SD-JWT VC presentation (with `~`)
+    # For a presentation: the verifier's own audience and nonce, which make key binding
+    # required (RFC 9901 §7.3); without them a KB-JWT is checked but not matched.
+    audience: str | None = None
+    nonce: str | None = None
 
 
 class ExtractController(Controller):
@@ -157,10 +176,7 @@ class ExtractController(Controller):
         issuer = _issuer(request)
 
         async def work(db: AsyncSession) -> statuslist.PublishedList:
-            highest = await db.scalar(select(func.max(Extract.status_index)))
-            in_use = statuslist.list_position(highest or 0)[0]
-            if not 1 <= number <= in_use:
-                raise NotFound("No such status list.", field="number")
+            await _in_use(db, number)
             return await issuer.status_list(db, number)
 
         published = await _unit(request, work)
@@ -173,6 +189,37 @@ class ExtractController(Controller):
             extra=_public(),
         )
 
+    @get("/token-status/{number:int}", cache=False)
+    async def token_status_list(
+        self, request: Request[Any, Any, State], number: FromPath[int]
+    ) -> Response[Any]:
+        """The same statuses as an IETF Status List Token (for wallet credentials)."""
+        issuer = _issuer(request)
+
+        async def work(db: AsyncSession) -> statuslist.PublishedList:
+            await _in_use(db, number)
+            return await issuer.token_status_list(db, number)
+
+        published = await _unit(request, work)
+        return _cached(
+            request,
+            published.jws,
+            media_type=statuslist.TOKEN_MEDIA_TYPE,
+            etag=published.etag,
+            cache_control=f"public, max-age={int(statuslist.TTL.total_seconds())}",
+            extra=_public(),
+        )
+
+    @get("/types/diploma/v1", cache=False)
+    async def type_metadata(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """SD-JWT VC Type Metadata for the diploma's `vct` (that URL itself, §4.3.1)."""
+        body = sdjwt_vc.type_metadata(_issuer(request).config.public_origin)
+        return Response(
+            body,
+            media_type=MediaType.JSON,
+            headers=_public({"cache-control": "public, max-age=86400"}),
+        )
+
     @post("/verify", status_code=200, guards=[json_only], request_max_body_size=MAX_JWS_CHARS * 2)
     async def verify(
         self, request: Request[Any, Any, State], data: JSONBody[VerifyInput]
@@ -181,6 +228,14 @@ class ExtractController(Controller):
         limiter: RateLimiter = request.app.state.rate_limiter
         await enforce(limiter, VERIFY_PER_IP, _client_ip(request))
         issuer = _issuer(request)
+        if sdjwt.looks_like_sd_jwt(data.jws):
+            presented = await _unit(
+                request,
+                lambda db: issuer.verify_presentation(
+                    db, data.jws, audience=data.audience, nonce=data.nonce
+                ),
+            )
+            return Response(presented.as_json(), media_type=MediaType.JSON)
         verification = await _unit(request, lambda db: issuer.verify(db, data.jws))
         return Response(verification.as_json(), media_type=MediaType.JSON)
 
@@ -275,6 +330,13 @@ class ExtractController(Controller):
         )
 
 
+async def _in_use(db: AsyncSession, number: int) -> None:
+    highest = await db.scalar(select(func.max(Extract.status_index)))
+    in_use = statuslist.list_position(highest or 0)[0]
+    if not 1 <= number <= in_use:
+        raise NotFound("No such status list.", field="number")
+
+
 async def _owned(
     db: AsyncSession, request: Request[Any, Any, Any], settings: Settings, extract_id: uuid.UUID
 ) -> Extract:
@@ -339,5 +401,10 @@ async def open_share_link(
 
 def route_handlers() -> list[ControllerRouterHandler]:
     """Everything create_app registers for extracts."""
-    handlers: list[HTTPRouteHandler | type[Controller]] = [jwks, ExtractController, open_share_link]
+    handlers: list[HTTPRouteHandler | type[Controller]] = [
+        jwks,
+        jwt_vc_issuer,
+        ExtractController,
+        open_share_link,
+    ]
     return list(handlers)

@@ -23,7 +23,7 @@ from api.database import utcnow
 from api.errors import InvalidInput, NotFound
 from auth import audit
 from auth.audit import RequestMeta
-from extracts import statuslist
+from extracts import sdjwt_vc, statuslist
 from extracts.keys import KeyRing
 from extracts.models import Extract, ShareAccess, ShareLink, StatusCounter
 from extracts.verify import EXTRACT_TYP, EXTRACT_TYPE, Verification
@@ -165,6 +165,54 @@ async def create_extract(
     db.add(extract)
     await db.flush()
     return extract
+
+
+@dataclass(frozen=True, slots=True)
+class WalletIssue:
+    extract: Extract  # the credential's twin: its status entry is the credential's
+    credential: sdjwt_vc.IssuedCredential
+
+
+async def issue_wallet_credential(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    diploma_id: uuid.UUID,
+    *,
+    holder_jwk: dict[str, Any],
+    ring: KeyRing,
+    config: IssuerConfig,
+    now: datetime | None = None,
+) -> WalletIssue:
+    """The diploma as an SD-JWT VC bound to `holder_jwk`, with a new extract as its twin.
+
+    The twin carries the same content and owns the status-list entry both point at, so the
+    one revocation action there is (`duo-abroad extract revoke`) ends both, and each wallet
+    credential gets an index of its own (Token Status List §12.2, linkability).
+    """
+    now = now or utcnow()
+    person = await records.get_person(db, person_id)
+    extract = await create_extract(
+        db,
+        person_id,
+        diploma_id,
+        language=person.preferred_language if person.preferred_language in LANGUAGES else "en",
+        ring=ring,
+        config=config,
+        now=now,
+    )
+    diploma = await records.get_diploma(db, person_id, diploma_id)
+    credential = sdjwt_vc.build_credential(
+        person=person,
+        diploma=diploma,
+        status_index=extract.status_index,
+        holder_jwk=holder_jwk,
+        ring=ring,
+        issuer=config.issuer,
+        public_origin=config.public_origin,
+        valid_for=config.valid_for,
+        now=now,
+    )
+    return WalletIssue(extract=extract, credential=credential)
 
 
 async def list_extracts(db: AsyncSession, person_id: uuid.UUID) -> Sequence[Extract]:
