@@ -34,6 +34,7 @@ from forms.runtime import build_runtime as build_forms_runtime
 from notifications.runtime import PushRuntime
 from staff.pages import staff_route_handlers
 from staff.web import template_config as staff_template_config
+from wallet.routes import route_handlers as wallet_routes
 
 PWA_DIR = PROJECT_ROOT / "pwa"
 
@@ -111,6 +112,7 @@ def create_app(
             graphql_controller,
             AuthController,
             *extract_routes(),
+            *wallet_routes(),
             make_attachment_controller(settings),
             *staff_route_handlers(),
             *service_worker_routes(PWA_DIR),

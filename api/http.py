@@ -57,10 +57,14 @@ DYNAMIC_PREFIXES = (
     "/s/",
     "/health/",
     "/.well-known/",
+    "/wallet/",
+)
+# Public, cookie-free endpoints that any site may call (a verifier's own web page), and the
+# OpenID4VCI endpoints, which wallets call with a code or bearer token, never with a cookie.
+CROSS_SITE_ALLOWED = frozenset(
+    {"/extracts/verify", "/wallet/token", "/wallet/nonce", "/wallet/credential"}
 )
 STAFF_PREFIX = "/staff"
-# Public, cookie-free endpoints that any site may call (a verifier's own web page).
-CROSS_SITE_ALLOWED = frozenset({"/extracts/verify"})
 # Path segments that are bearer secrets: logged as "…" so the access log cannot replay them.
 _SECRET_PATHS = re.compile(r"^(/s/)[^/]+")
 

@@ -7,6 +7,7 @@ from forms import models as form_models
 from notifications import models as notification_models
 from records import models as record_models
 from staff import models as staff_models
+from wallet import models as wallet_models
 
 __all__ = [
     "Base",
@@ -16,4 +17,5 @@ __all__ = [
     "notification_models",
     "record_models",
     "staff_models",
+    "wallet_models",
 ]

@@ -38,6 +38,7 @@ from records.schema import (
     PreferencesInput,
     StudyFinance,
 )
+from wallet.schema import WalletMutation
 
 T = TypeVar("T")
 Ctx = Info[RequestContext, None]
@@ -135,7 +136,8 @@ class RecordsMutation:
 
 
 Mutation = merge_types(
-    "Mutation", (RecordsMutation, AuthMutation, ExtractMutation, FormsMutation, PushMutation)
+    "Mutation",
+    (RecordsMutation, AuthMutation, ExtractMutation, FormsMutation, PushMutation, WalletMutation),
 )
 
 

@@ -204,7 +204,7 @@ class ExtractController(Controller):
         return _cached(
             request,
             published.jws,
-            media_type=statuslist.TOKEN_MEDIA_TYPE,
+            media_type=statuslist.TSL_MEDIA_TYPE,
             etag=published.etag,
             cache_control=f"public, max-age={int(statuslist.TTL.total_seconds())}",
             extra=_public(),

@@ -180,7 +180,9 @@ def verify_jwt(
         b64url_decode(segments[2])
         jws.deserialize_compact(token, key, algorithms=[ALGORITHM])
     except (JoseError, ValueError, binascii.Error) as exc:
-        raise SdJwtError(f"{prefix}bad_signature", f"The {what}'s signature does not hold.") from exc
+        raise SdJwtError(
+            f"{prefix}bad_signature", f"The {what}'s signature does not hold."
+        ) from exc
     if header.get("typ") != typ:
         # RFC 8725 §3.11 explicit typing: a DUO extract or status list is not a credential.
         raise SdJwtError(f"{prefix}wrong_type", f"The {what} has typ {header.get('typ')!r}.")
@@ -245,7 +247,8 @@ class _Unpacker:
                     continue  # §7.1 step 3.4: elements without a disclosure are removed
                 if len(disclosure) != 2:
                     raise SdJwtError(
-                        "disclosure_malformed", "A disclosure for an array element is not [salt, value]."
+                        "disclosure_malformed",
+                        "A disclosure for an array element is not [salt, value].",
                     )
                 out.append(self.walk(disclosure[1], here))
                 self.disclosed.append(here)

@@ -40,8 +40,8 @@ TYP = "duo-statuslist+jwt"  # explicit typing, RFC 8725 §3.11: never confused w
 # How long a verifier may cache a list (also the HTTP max-age of /extracts/status/N).
 TTL = timedelta(minutes=5)
 # Token Status List §5.1 (JWT format) and §8.2 (its media type).
-TOKEN_TYP = "statuslist+jwt"
-TOKEN_MEDIA_TYPE = "application/statuslist+jwt"
+TSL_TYP = "statuslist+jwt"
+TSL_MEDIA_TYPE = "application/statuslist+jwt"
 
 
 def list_position(index: int) -> tuple[int, int]:
@@ -122,9 +122,7 @@ def token_status(bits: bytes, index: int) -> int:
     return (bits[index // 8] >> (index % 8)) & 1
 
 
-def token_status_payload(
-    *, issuer: str, url: str, lst: str, issued_at: datetime
-) -> dict[str, Any]:
+def token_status_payload(*, issuer: str, url: str, lst: str, issued_at: datetime) -> dict[str, Any]:
     """The Status List Token's claims (§5.1). No `exp`: verifiers abroad keep a saved list for
     offline checks and are told its age (`iat`); `ttl` says when to fetch a fresh one."""
     return {
@@ -233,7 +231,7 @@ class StatusLists:
             url = token_status_url(public_origin, number)
             bits, lst = encode_token_bits(positions)
             payload = token_status_payload(issuer=issuer, url=url, lst=lst, issued_at=now)
-            typ = TOKEN_TYP
+            typ = TSL_TYP
         else:
             url = status_list_url(public_origin, number)
             bits, encoded = encode_bits(positions)

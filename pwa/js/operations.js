@@ -3,6 +3,7 @@ export const OPERATIONS = Object.freeze({
   CreateDeviceLink: "e23d95bb4121806fea071147ec53da4b3cedf830787cebd0dd498776dd2f4c83",
   CreateExtract: "e479b342399435bb01ee5215c7e5b57c41bd3148d9b4bffcb06eeac33124bcc2",
   CreateShareLink: "42b5d4c76aae9724f1d0515493dc4fda4186a1eadd00b13bc56a2dc52165d55f",
+  CreateWalletOffer: "cdf5d64a183b41238af28e68761fbee746ba2b72297658d8e7495aa1f79218a4",
   Dashboard: "1a45e65c58f371dc48113162515c3c9c1bff8794d15ee1d8dec2609c9d16e842",
   EndSession: "5e815c002c5d78417c8e5c556ef2ae5a44c92f35e97203b74466e3132fa4475d",
   Extracts: "6dd02ea120077918dff2432df8ba7d88a9ac4c5792f1a97c5d6afc1e053debe3",

@@ -1,0 +1,195 @@
+"""HTTP for wallets (OpenID4VCI 1.0): metadata, token, nonce and credential endpoints.
+
+Wallets are OAuth clients, not browsers with a session: errors answer in OAuth's shape
+(`{"error", "error_description"}`, RFC 6749 §5.2), never the app's GraphQL-like one, and every
+answer is `no-store` (RFC 6749 §5.1, OpenID4VCI §7.2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.enums import MediaType
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.database import begin_write
+from api.errors import DomainError
+from api.settings import Settings
+from auth.audit import RequestMeta
+from auth.ratelimit import Limit, RateLimiter, enforce
+from extracts.keys import KeyRing
+from extracts.service import IssuerConfig
+from wallet import metadata, service
+from wallet.service import OAuthError
+
+T = TypeVar("T")
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+TOKEN_PER_IP = Limit("wallet-token-ip", 30, 60)
+CREDENTIAL_PER_IP = Limit("wallet-credential-ip", 30, 60)
+NONCE_PER_IP = Limit("wallet-nonce-ip", 120, 60)
+MAX_BODY = 64 * 1024
+
+
+class Issuer(Protocol):
+    """What the wallet endpoints need of the extract issuer (app.state["extract_issuer"])."""
+
+    config: IssuerConfig
+
+    async def ring(self) -> KeyRing: ...
+
+
+def _settings(request: Request[Any, Any, State]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _meta(request: Request[Any, Any, Any]) -> RequestMeta:
+    return RequestMeta(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def _ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _unit(
+    request: Request[Any, Any, State], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """One transaction; a refusal is committed too (attempt counts, the audit trail)."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as db:
+        try:
+            await begin_write(db)
+            result = await work(db)
+        except DomainError:
+            await db.commit()
+            raise
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+        return result
+
+
+def _oauth_error(request: Request[Any, Any, Any], exc: OAuthError) -> Response[Any]:
+    headers = dict(NO_STORE)
+    if exc.status == 401:
+        # RFC 6750 §3: tell the client why its bearer token was refused.
+        headers["www-authenticate"] = f'Bearer error="{exc.code}"'
+    return Response(
+        {"error": exc.code, "error_description": exc.message},
+        status_code=exc.status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _public_json(body: dict[str, Any]) -> Response[Any]:
+    # Public documents any wallet or verifier web page may read.
+    headers = {"access-control-allow-origin": "*", "cache-control": "public, max-age=3600"}
+    return Response(body, media_type=MediaType.JSON, headers=headers)
+
+
+@get("/.well-known/openid-credential-issuer", include_in_schema=False, cache=False)
+async def issuer_metadata(request: Request[Any, Any, State]) -> Response[Any]:
+    """§12.2.2: the Credential Issuer Identifier is PUBLIC_ORIGIN (no path)."""
+    return _public_json(metadata.credential_issuer_metadata(_settings(request).public_origin))
+
+
+@get("/.well-known/oauth-authorization-server", include_in_schema=False, cache=False)
+async def authorization_server_metadata(request: Request[Any, Any, State]) -> Response[Any]:
+    return _public_json(metadata.authorization_server_metadata(_settings(request).public_origin))
+
+
+class WalletController(Controller):
+    path = "/wallet"
+    include_in_schema = False
+    request_max_body_size = MAX_BODY
+    exception_handlers = {OAuthError: _oauth_error}
+
+    @post("/token", status_code=200)
+    async def token(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """RFC 6749 §4.1.3 + OpenID4VCI §6.1: a form-encoded token request."""
+        limiter: RateLimiter = request.app.state.rate_limiter
+        await enforce(limiter, TOKEN_PER_IP, _ip(request))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != "application/x-www-form-urlencoded":
+            raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded.")
+        form = await request.form()
+        fields: dict[str, str] = {}
+        for name, value in form.multi_items():
+            if name in fields:
+                raise OAuthError("invalid_request", f"{name} is repeated.")  # RFC 6749 §3.2
+            if not isinstance(value, str):
+                raise OAuthError("invalid_request", f"{name} is not text.")
+            fields[name] = value
+        settings = _settings(request)
+        token = await _unit(
+            request,
+            lambda db: service.redeem_code(
+                db, form=fields, secret_key=settings.secret_key, meta=_meta(request)
+            ),
+        )
+        body = {
+            "access_token": token.access_token,
+            "token_type": "Bearer",
+            "expires_in": token.expires_in,
+        }
+        return Response(body, media_type=MediaType.JSON, headers=NO_STORE)
+
+    @post("/nonce", status_code=200)
+    async def nonce(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """§7: a fresh c_nonce for the key proof; no access token needed."""
+        limiter: RateLimiter = request.app.state.rate_limiter
+        await enforce(limiter, NONCE_PER_IP, _ip(request))
+        c_nonce = service.new_nonce(_settings(request).secret_key)
+        return Response({"c_nonce": c_nonce}, media_type=MediaType.JSON, headers=NO_STORE)
+
+    @post("/credential", status_code=200)
+    async def credential(self, request: Request[Any, Any, State]) -> Response[Any]:
+        """§8: the diploma as an SD-JWT VC, for a bearer token and a key proof."""
+        limiter: RateLimiter = request.app.state.rate_limiter
+        await enforce(limiter, CREDENTIAL_PER_IP, _ip(request))
+        scheme, _, access_token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            access_token = ""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != "application/json":
+            raise OAuthError("invalid_credential_request", "Send application/json.")
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, RecursionError) as exc:
+            raise OAuthError("invalid_credential_request", "The body is not JSON.") from exc
+        settings = _settings(request)
+        issuer: Issuer = request.app.state.extract_issuer
+        ring = await issuer.ring()
+        credential = await _unit(
+            request,
+            lambda db: service.issue_credential(
+                db,
+                access_token=access_token.strip() or None,
+                request=body,
+                secret_key=settings.secret_key,
+                credential_issuer=settings.public_origin,
+                ring=ring,
+                config=issuer.config,
+                meta=_meta(request),
+            ),
+        )
+        return Response(
+            {"credentials": [{"credential": credential}]},
+            media_type=MediaType.JSON,
+            headers=NO_STORE,
+        )
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Everything create_app registers for wallets."""
+    return [issuer_metadata, authorization_server_metadata, WalletController]
