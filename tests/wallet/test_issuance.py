@@ -3,6 +3,8 @@ by a wallet built on the SD-JWT reference implementation."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -82,7 +84,8 @@ async def test_wallet_receives_the_diploma_and_discloses_only_what_it_chooses(
     person_id, diploma_id = await holder(client, db)
     offer = await create_offer(client, diploma_id)
     assert offer["qrSvgDataUri"].startswith("data:image/svg+xml")
-    assert len(offer["txCode"]) == 6 and offer["txCode"].isdigit()
+    assert len(offer["txCode"]) == 6
+    assert offer["txCode"].isdigit()
     # The transaction code travels by the app's screen, never inside the offer (§4.1.1).
     assert offer["txCode"] not in offer["offerUri"]
 
@@ -93,7 +96,8 @@ async def test_wallet_receives_the_diploma_and_discloses_only_what_it_chooses(
     jwks = await issuer_jwks(client, ISSUER)
     everything = library_verify(credential, jwks)
     assert everything["vct"] == f"{ISSUER}/extracts/types/diploma/v1"
-    assert everything["given_name"] and everything["family_name"]
+    assert everything["given_name"]
+    assert everything["family_name"]
     assert everything["birthdate"]
     assert everything["programme_code"] == "60300"
     assert everything["institution"] == "Technische Universiteit Delft"
@@ -112,7 +116,8 @@ async def test_wallet_receives_the_diploma_and_discloses_only_what_it_chooses(
     header, payload = decode_part(jwt.split(".")[0]), decode_part(jwt.split(".")[1])
     assert header["typ"] == "dc+sd-jwt"
     assert header["kid"] in {k["kid"] for k in jwks["keys"]}
-    assert "birthdate" not in payload and "programme_code" not in payload
+    assert "birthdate" not in payload
+    assert "programme_code" not in payload
     assert payload["_sd_alg"] == "sha-256"
     assert len(payload["_sd"]) > 2  # decoys hide how many claims are hidden
     embedded = set(payload["_sd"]) | {item["..."] for item in payload["results"]}
@@ -156,9 +161,12 @@ async def test_wallet_receives_the_diploma_and_discloses_only_what_it_chooses(
     actions = [e["action"] for e in events["data"]["viewer"]["securityEvents"]["nodes"]]
     assert "wallet.credential" in actions
     row = await db.scalar(select(WalletOffer).where(WalletOffer.person_id == person_id))
-    assert row is not None and row.extract_id is not None and row.issued_at is not None
+    assert row is not None
+    assert row.extract_id is not None
+    assert row.issued_at is not None
     twin = await db.get(Extract, row.extract_id)
-    assert twin is not None and twin.status_index % 131_072 == status["idx"]
+    assert twin is not None
+    assert twin.status_index % 131_072 == status["idx"]
 
 
 async def _offer(client: httpx.AsyncClient, db: AsyncSession) -> tuple[dict[str, Any], str]:
@@ -196,7 +204,8 @@ async def test_pre_authorized_code_is_single_use_short_lived_and_guarded_by_the_
             )
         )
     ).all()
-    assert reasons.count("tx_code_wrong") == 5 and "tx_code_locked" in reasons
+    assert reasons.count("tx_code_wrong") == 5
+    assert "tx_code_locked" in reasons
 
     offer, code = await _offer(client, db)
     ok = await wallet.token(code, offer["txCode"])
@@ -267,7 +276,7 @@ async def test_key_proofs_are_checked_strictly(
             wallet.proof(
                 nonce=nonce,
                 audience=ISSUER,
-                header={"jwk": __import__("json").loads(wallet.key.export_private())},
+                header={"jwk": json.loads(wallet.key.export_private())},
             ),
             "invalid_proof",
         ),
@@ -279,13 +288,11 @@ async def test_key_proofs_are_checked_strictly(
 
     # alg none and HS256 (with the public key as the MAC secret): never.
     good = wallet.proof(nonce=nonce, audience=ISSUER)
-    header, claims, _signature = good.split(".")
+    _header, claims, _signature = good.split(".")
     none_header = {"typ": "openid4vci-proof+jwt", "alg": "none", "jwk": wallet.public_jwk}
-    import base64 as b64
-    import json as js
 
     def seg(value: Any) -> str:
-        return b64.urlsafe_b64encode(js.dumps(value).encode()).rstrip(b"=").decode()
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
     for alg_header in (none_header, {**none_header, "alg": "HS256"}):
         forged = f"{seg(alg_header)}.{claims}.{_signature if alg_header['alg'] != 'none' else ''}"
@@ -314,4 +321,5 @@ async def test_key_proofs_are_checked_strictly(
             )
         )
     ).all()
-    assert "invalid_nonce" in failures and "invalid_proof" in failures
+    assert "invalid_nonce" in failures
+    assert "invalid_proof" in failures
