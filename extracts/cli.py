@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # only for annotations here; the handlers import what they ru
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from extracts.models import Extract
+    from extracts.sdjwt_vc import Verification as PresentationVerification
     from extracts.verify import Verification
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -44,16 +45,25 @@ def add_extract_commands(sub: Any) -> None:
     revoke.set_defaults(handler=_revoke)
 
     verify = actions.add_parser(
-        "verify", help="verify an extract offline with a saved JWKS and status list"
+        "verify",
+        help="verify an extract or a wallet presentation offline with a saved JWKS and status list",
     )
-    verify.add_argument("file", metavar="FILE", help="the extract: .jws, or the JSON with a jws")
+    verify.add_argument(
+        "file",
+        metavar="FILE",
+        help="the extract (.jws, or the JSON with a jws) or an SD-JWT VC presentation",
+    )
     verify.add_argument("--jwks", required=True, help="saved /.well-known/jwks.json")
     verify.add_argument(
         "--status",
         required=True,
         action="append",
-        help="saved /extracts/status/N (repeat for several lists)",
+        help="saved /extracts/status/N or, for presentations, /extracts/token-status/N (repeat)",
     )
+    verify.add_argument(
+        "--audience", help="presentations: your audience; requires the holder's key binding"
+    )
+    verify.add_argument("--nonce", help="presentations: the nonce you gave the holder")
     verify.set_defaults(handler=_verify)
 
     export = actions.add_parser(
@@ -161,6 +171,74 @@ def verify_files(
     return verify_offline(read_extract_file(file), keys, lists, now=now)
 
 
+def verify_presentation_files(
+    file: Path,
+    jwks: Path,
+    status_files: Sequence[Path],
+    *,
+    now: datetime,
+    audience: str | None = None,
+    nonce: str | None = None,
+) -> PresentationVerification:
+    """An SD-JWT VC presentation against saved files; ValueError/OSError for unusable input."""
+    from extracts import sdjwt_vc
+    from extracts.sdjwt import SdJwtError
+    from extracts.verify import keys_from_jwks
+
+    keys = keys_from_jwks(json.loads(jwks.read_text(encoding="utf-8")))
+    lists = {}
+    for status_file in status_files:
+        try:
+            saved = sdjwt_vc.open_token_status_list(
+                status_file.read_text(encoding="utf-8"), keys.get
+            )
+        except SdJwtError as exc:
+            raise ValueError(f"{status_file}: {exc.message}") from exc
+        lists[saved.uri] = saved
+    token = file.read_text(encoding="utf-8").strip()
+    return sdjwt_vc.verify_offline(token, keys.get, lists, now=now, audience=audience, nonce=nonce)
+
+
+def describe_presentation(verification: PresentationVerification, now: datetime) -> list[str]:
+    """The verdict, then exactly what the holder disclosed, key binding and status age."""
+    body = verification.as_json()
+    lines = [verification.result.value.upper()]
+    if verification.reason and not verification.valid:
+        lines.append(f"reason     {verification.reason}: {verification.message or ''}".rstrip())
+    if "claims" not in body:
+        lines.append("Nothing in this presentation is vouched for by DUO.")
+        return lines
+    lines.append(f"issuer     {body['issuer']} (key {body['kid']})")
+    lines.append(f"type       {body['vct']}")
+    claims = body["claims"]
+    for name, value in claims.items():
+        if name == "results":
+            lines.append(f"results    {len(value)} disclosed")
+            for result in value:
+                credits = f" ({result['credits']} EC)" if "credits" in result else ""
+                lines.append(f"  - {result.get('subject')}: {result.get('grade')}{credits}")
+        else:
+            lines.append(f"{name:<10} {value}")
+    binding = body["holderBinding"]
+    if binding["proved"] and binding["matchedYourAudienceAndNonce"]:
+        lines.append(f"holder     proved possession for {binding['audience']} (your nonce)")
+    elif binding["proved"]:
+        lines.append(
+            f"holder     proved possession for {binding['audience']}, nonce {binding['nonce']!r} "
+            "(not compared: give --audience and --nonce)"
+        )
+    else:
+        lines.append("holder     did not prove possession of the credential's key")
+    issued = verification.status_list_issued_at
+    if issued is not None:
+        hours = (now - issued).total_seconds() / 3600
+        lines.append(
+            f"revocation checked against the status list of {issued:%Y-%m-%d %H:%M} UTC "
+            f"({hours:.1f} h old: fetch a newer one to see later revocations)"
+        )
+    return lines
+
+
 def describe(verification: Verification, now: datetime) -> list[str]:
     """What a person reads: the verdict first, then the content that the signature covers."""
     lines = [f"{verification.result.value.upper()}"]
@@ -198,6 +276,21 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from api.errors import DomainError
 
     now = datetime.now(UTC)
+    if _is_presentation(Path(args.file)):
+        try:
+            presented = verify_presentation_files(
+                Path(args.file),
+                Path(args.jwks),
+                [Path(p) for p in args.status],
+                now=now,
+                audience=args.audience,
+                nonce=args.nonce,
+            )
+        except (OSError, ValueError) as exc:
+            print(f"cannot verify: {exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        print("\n".join(describe_presentation(presented, now)))
+        return EXIT_VALID if presented.valid else EXIT_NOT_VALID
     try:
         verification = verify_files(
             Path(args.file), Path(args.jwks), [Path(p) for p in args.status], now=now
@@ -212,13 +305,21 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_VALID if verification.valid else EXIT_NOT_VALID
 
 
+def _is_presentation(path: Path) -> bool:
+    try:
+        return "~" in path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False  # verify_files reports the problem
+
+
 # --- public documents and keys -----------------------------------------------------------------
 
 
 async def public_documents(
     factory: async_sessionmaker[AsyncSession], settings: Settings
 ) -> dict[str, bytes]:
-    """jwks.json and every status list in use (status-N.jws), as served over HTTP."""
+    """jwks.json and every status list in use (status-N.jws, and token-status-N.jwt for
+    wallet presentations), as served over HTTP."""
     from sqlalchemy import func, select
 
     from extracts import statuslist
@@ -232,6 +333,8 @@ async def public_documents(
         for number in range(1, statuslist.list_position(highest or 0)[0] + 1):
             published = await issuer.status_list(db, number)
             documents[f"status-{number}.jws"] = published.jws.encode()
+            token_list = await issuer.token_status_list(db, number)
+            documents[f"token-status-{number}.jwt"] = token_list.jws.encode()
     return documents
 
 

@@ -162,7 +162,8 @@ def verify_jwt(
     Reasons are prefixed (`kb_`) for the key-binding JWT.
     """
     segments = token.split(".")
-    if len(segments) != 3 or not all(_B64URL.match(s) for s in segments):
+    # The signature may be empty here: an unsigned (`alg: none`) JWT is refused for its alg.
+    if len(segments) != 3 or not all(_B64URL.match(s) for s in segments[:2]):
         raise SdJwtError(f"{prefix}malformed", f"The {what} is not a compact JWS.")
     header = _json_object(segments[0], f"{what}'s header", f"{prefix}malformed")
     payload = _json_object(segments[1], f"{what}'s payload", f"{prefix}malformed")

@@ -336,3 +336,53 @@ def refused_status(checked: Checked, now: datetime, message: str) -> Verificatio
         message=message,
         checked=checked,
     )
+
+
+# --- offline: a saved JWKS and saved Status List Tokens -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTokenList:
+    uri: str
+    bits: bytes
+    issued_at: datetime
+
+
+def open_token_status_list(token: str, keys: KeyLookup) -> SavedTokenList:
+    """Check a saved Status List Token (Token Status List §8.3 step 3-5); SdJwtError if not."""
+    verified = sdjwt.verify_jwt(token.strip(), keys, typ=statuslist.TSL_TYP, what="status list")
+    claims = verified.payload
+    status_list = claims.get("status_list")
+    sub, iat = claims.get("sub"), claims.get("iat")
+    if not isinstance(status_list, dict) or not isinstance(sub, str) or not isinstance(iat, int):
+        raise SdJwtError("status_malformed", "The status list lacks sub, iat or status_list.")
+    if status_list.get("bits") != 1 or not isinstance(status_list.get("lst"), str):
+        raise SdJwtError("status_malformed", "The status list is not a 1-bit list.")
+    try:
+        bits = statuslist.decode_token_bits(status_list["lst"])
+    except statuslist.StatusListError as exc:
+        raise SdJwtError("status_malformed", str(exc)) from exc
+    return SavedTokenList(uri=sub, bits=bits, issued_at=datetime.fromtimestamp(iat, UTC))
+
+
+def verify_offline(
+    token: str,
+    keys: KeyLookup,
+    lists: dict[str, SavedTokenList],
+    *,
+    now: datetime,
+    audience: str | None = None,
+    nonce: str | None = None,
+) -> Verification:
+    """A presentation checked with nothing but a saved JWKS and saved Status List Tokens."""
+    checked = check_presentation(token, keys, now=now, audience=audience, nonce=nonce)
+    if not isinstance(checked, Checked):
+        return checked
+    saved = lists.get(checked.status_uri)
+    if saved is None:
+        return refused_status(checked, now, f"No saved status list for {checked.status_uri}.")
+    try:
+        status = statuslist.token_status(saved.bits, checked.status_index)
+    except statuslist.StatusListError as exc:
+        return refused_status(checked, now, str(exc))
+    return decide(checked, revoked=status != 0, now=now, status_list_issued_at=saved.issued_at)
