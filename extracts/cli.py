@@ -307,9 +307,10 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def _is_presentation(path: Path) -> bool:
     try:
-        return "~" in path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return False  # verify_files reports the problem
+    return not text.startswith("{") and "~" in text
 
 
 # --- public documents and keys -----------------------------------------------------------------

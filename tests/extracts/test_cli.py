@@ -60,7 +60,7 @@ async def test_offline_verify_valid_revoked_and_tampered(
     json_file.write_text((await client.get(f"/extracts/{extract['id']}")).text)
     public = tmp_path / "public"
     written = write_documents(public, await public_documents(session_factory, settings))
-    assert [p.name for p in written] == ["jwks.json", "status-1.jws"]
+    assert [p.name for p in written] == ["jwks.json", "status-1.jws", "token-status-1.jwt"]
     # Exported documents are the ones served over HTTP.
     served = (await client.get("/.well-known/jwks.json")).json()
     assert json.loads((public / "jwks.json").read_text()) == served
