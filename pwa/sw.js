@@ -47,6 +47,7 @@ const SHELL = [
   "/js/verify-core.js",
   "/js/verify.js",
   "/js/views.js",
+  "/js/wallet.js",
   "/js/worker.js",
   "/locales/en.json",
   "/locales/nl.json",

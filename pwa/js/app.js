@@ -13,6 +13,7 @@ import { parseRoute } from "./routes.js";
 import { pendingSignOut, setPendingSignOut } from "./sign-out-flag.js";
 import { clearPersonalData, loadSnapshot, saveSnapshot } from "./store.js";
 import { verifyPage } from "./verify.js";
+import { walletPage } from "./wallet.js";
 import * as views from "./views.js";
 import { registerServiceWorker, reloadApp } from "./worker.js";
 
@@ -74,9 +75,10 @@ const PAGES = {
   forms: formsPage(host),
   notifications: notificationsPage(host),
   verify: verifyPage(host),
+  wallet: walletPage(host),
 };
 // Views that show the signed-in header (section links, sign-out).
-const SIGNED_IN = new Set(["dashboard", "security", "extracts", "forms", "notifications"]);
+const SIGNED_IN = new Set(["dashboard", "security", "extracts", "forms", "notifications", "wallet"]);
 // Views of the home route ("/"): what the Dashboard query decides between. A load that
 // finishes while another page is on screen (activation, security, …) must not replace it.
 const HOME = new Set(["loading", "dashboard", "offline", "error", "signedOut"]);

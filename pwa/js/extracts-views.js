@@ -101,6 +101,20 @@ function diplomasSection(data, ui, handlers) {
             ),
           ),
           errorFor(ui, area),
+          h(
+            "p",
+            {},
+            h(
+              "a",
+              {
+                href: `#/wallet/${encodeURIComponent(d.id)}`,
+                class: "button button-secondary",
+                id: `wallet-${d.id}`,
+                "aria-label": t("wallet.addFor", { programme: d.programme }),
+              },
+              t("wallet.add"),
+            ),
+          ),
         );
       }),
     ),

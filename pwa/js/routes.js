@@ -1,6 +1,6 @@
 // The app's routes, from the URL fragment: #/activate, #/recover, #/link/<token>, #/security,
-// #/notifications, #/extracts[/<id>], #/forms[/<id>], #/verify/<jws>; anything else is home
-// (an anchor on the dashboard, e.g. #deadlines).
+// #/notifications, #/extracts[/<id>], #/forms[/<id>], #/wallet/<diplomaId>, #/verify/<jws>;
+// anything else is home (an anchor on the dashboard, e.g. #deadlines).
 
 /** { name, ...parameters } of a location.hash. */
 export function parseRoute(hash) {
@@ -8,7 +8,7 @@ export function parseRoute(hash) {
   const [name, ...rest] = hash.slice(2).split("/");
   if (name === "link") return { name: "deviceLink", token: rest.join("/") };
   if (["activate", "recover", "security", "notifications"].includes(name)) return { name };
-  if (name === "extracts" || name === "forms") {
+  if (name === "extracts" || name === "forms" || name === "wallet") {
     return { name, id: decodeURIComponent(rest[0] ?? "") };
   }
   // The JWS rides in the fragment (extracts/render.py): it never reaches a server.

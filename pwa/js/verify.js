@@ -9,6 +9,11 @@ import { getLanguage, has, t } from "./i18n.js";
 import { verifyOnDevice, verifyOnServer } from "./verify-core.js";
 import { facts, section, time, title } from "./views.js";
 
+/** An SD-JWT VC presentation from a wallet (RFC 9901 §4: parts separated by "~"). */
+export function looksLikePresentation(text) {
+  return String(text ?? "").includes("~");
+}
+
 /** Check a JWS on the device and, when online, with the server: { device, server }. */
 export async function verifyBoth(jws) {
   const device = await verifyOnDevice(jws);
@@ -21,6 +26,7 @@ export function verdictView(verdict, { id = "verdict" } = {}) {
   if (!verdict) {
     return section(id, t("verify.result"), h("p", { class: "progress" }, t("verify.checking")));
   }
+  if (verdict.presentation !== undefined) return presentationView(verdict.presentation, id);
   const { device, server } = verdict;
   const lang = getLanguage();
   const result = device.result;
@@ -90,6 +96,75 @@ function contentFacts(payload, device, lang) {
   ];
 }
 
+/** A wallet presentation as DUO's server judged it: exactly what the holder disclosed. */
+function presentationView(answer, id) {
+  const lang = getLanguage();
+  if (!answer) {
+    return section(
+      id,
+      t("verify.result"),
+      h("p", { class: "alert verdict", "data-result": "offline" }, t("verify.result.offline")),
+      h("p", { class: "note" }, t("verify.presentationHint")),
+    );
+  }
+  const result = answer.result;
+  const good = result === "valid";
+  const reason = answer.reason && !good && has(`verify.reason.${answer.reason}`)
+    ? t(`verify.reason.${answer.reason}`)
+    : answer.message;
+  const claims = answer.claims;
+  return section(
+    id,
+    t("verify.result"),
+    h(
+      "p",
+      { class: good ? "success verdict" : "alert verdict", "data-result": result, "data-reason": answer.reason ?? "" },
+      has(`verify.result.${result}`) ? t(`verify.result.${result}`) : result,
+    ),
+    !good && reason ? h("p", { class: "reason" }, t("verify.reason", { reason })) : null,
+    h("p", { class: "note" }, t(`verify.explain.${has(`verify.explain.${result}`) ? result : "other"}`)),
+    claims ? disclosedFacts(answer, claims, lang) : null,
+    claims ? h("p", { class: "note holder-binding" }, bindingLine(answer.holderBinding)) : null,
+    answer.statusListFetchedAt
+      ? h("p", { class: "note status-age" }, t("verify.statusAge", { time: fmt.timestamp(Date.parse(answer.statusListFetchedAt), lang) }))
+      : null,
+  );
+}
+
+function bindingLine(binding) {
+  if (!binding?.proved) return t("verify.presentation.unbound");
+  if (binding.matchedYourAudienceAndNonce) return t("verify.presentation.boundMatched");
+  return t("verify.presentation.bound", { audience: binding.audience });
+}
+
+function disclosedFacts(answer, claims, lang) {
+  const hidden = h("span", { class: "not-shown" }, t("verify.presentation.notShown"));
+  const results = Array.isArray(claims.results) ? claims.results : [];
+  const rows = [
+    [t("verify.issuer"), answer.issuer],
+    [t("verify.holder"), [claims.given_name, claims.family_name].filter(Boolean).join(" ")],
+    [t("verify.born"), claims.birthdate ? dateCell(claims.birthdate, lang) : hidden.cloneNode(true)],
+    [t("verify.institution"), claims.institution],
+    [t("verify.programme"), claims.programme],
+    [t("verify.presentation.programmeCode"), claims.programme_code ?? hidden.cloneNode(true)],
+    [t("verify.level"), levelName(claims.level)],
+    [t("verify.awarded"), dateCell(claims.awarded_on, lang)],
+    [t("verify.expires"), answer.expiresAt ? fmt.timestamp(Date.parse(answer.expiresAt), lang) : null],
+  ].filter(([, value]) => value);
+  return [
+    h("h3", {}, t("verify.presentation.disclosed")),
+    facts(rows),
+    h("p", {}, results.length ? t("verify.presentation.results", { count: results.length }) : t("verify.presentation.noResults")),
+    results.length
+      ? h(
+          "ul",
+          { class: "list results-list" },
+          results.map((r) => h("li", {}, `${r.subject}: ${r.grade}${r.credits ? ` (${r.credits} EC)` : ""}`)),
+        )
+      : null,
+  ];
+}
+
 function levelName(level) {
   const key = `level.${String(level ?? "").toUpperCase()}`;
   return level && has(key) ? t(key) : level;
@@ -113,12 +188,18 @@ export function verifyPage(host) {
     checking = true;
     const mine = ++run;
     host.render();
-    const answer = await verifyBoth(token);
+    // A wallet presentation is judged by DUO's server (its key binding, the status list).
+    const answer = looksLikePresentation(token)
+      ? { presentation: await verifyOnServer(token) }
+      : await verifyBoth(token);
     if (mine !== run || host.view() !== "verify") return;
     verdict = answer;
     checking = false;
     host.render();
-    host.announce(t(`verify.result.${answer.device.result}`));
+    const result = answer.presentation !== undefined
+      ? (answer.presentation?.result ?? "offline")
+      : answer.device.result;
+    host.announce(t(`verify.result.${result}`));
   }
 
   return {
