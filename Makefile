@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/login.py
 	$(BIN)/python bench/extracts.py
+	$(BIN)/python bench/wallet.py
 	$(BIN)/python bench/forms.py
 	$(BIN)/python bench/push.py
 
