@@ -1,6 +1,6 @@
 """wallet offers: OpenID4VCI pre-authorized codes, transaction codes, access tokens, issuance
 
-Revision ID: 0050
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-05 09:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from api.database import UTCDateTime
 
-revision: str = "0050"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
