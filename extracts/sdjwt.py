@@ -287,7 +287,7 @@ def process(payload: dict[str, Any], disclosures: list[str]) -> Processed:
             raise SdJwtError("disclosure_malformed", "A disclosure's salt is not a string.")
         by_digest[value] = decoded
     unpacker = _Unpacker(by_digest=by_digest)
-    claims = unpacker._object(payload, "")
+    claims = unpacker.walk(payload, "")
     if len(unpacker.used) != len(by_digest):
         # §7.1 step 5: a Disclosure the Issuer-signed JWT does not reference.
         raise SdJwtError(
