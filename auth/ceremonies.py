@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from auth.ratelimit import RateLimiter
 from auth.sessions import IssuedSession, Principal
 from records.models import Person
 
+T = TypeVar("T")
 CHALLENGE_TTL = timedelta(minutes=5)
 REGISTRATION_PURPOSES = frozenset(
     {
@@ -244,17 +246,29 @@ async def start_login(
 # --- finishing ceremonies ------------------------------------------------------------
 
 
+async def _parse(
+    db: AsyncSession, parse: Callable[[Any], T], payload: Any, *, meta: RequestMeta, action: str
+) -> T:
+    """Read the browser's response strictly; a malformed one is refused and audited."""
+    try:
+        return parse(payload)
+    except AuthError as exc:
+        await audit.record(
+            db, action=action, outcome="failure", reason=exc.reason, meta=meta, details=exc.details
+        )
+        raise
+
+
 async def _take_challenge(
     db: AsyncSession,
     *,
-    client_data_json: bytes,
+    challenge: bytes,
     binding: str | None,
     purposes: frozenset[CeremonyPurpose],
     meta: RequestMeta,
     action: str,
-) -> tuple[Challenge, bytes]:
+) -> Challenge:
     """Find and delete the pending ceremony for this response; AuthError if unusable."""
-    challenge = wa.challenge_of(client_data_json)
     row = await db.scalar(
         select(Challenge).where(Challenge.challenge_hash == codes.token_digest(challenge.hex()))
     )
@@ -282,7 +296,7 @@ async def _take_challenge(
             person_id=row.person_id if row else None,
         )
         raise AuthError("CHALLENGE_INVALID", errors.CEREMONY_FAILED, reason=reason or "invalid")
-    return row, challenge
+    return row
 
 
 async def finish_registration(
@@ -295,10 +309,11 @@ async def finish_registration(
     previous_session_token: str | None,
     meta: RequestMeta,
 ) -> Registered:
-    credential = wa.parse_registration(payload)
-    pending, challenge = await _take_challenge(
+    parsed = await _parse(db, wa.parse_registration, payload, meta=meta, action="passkey.register")
+    challenge = parsed.client_data.challenge
+    pending = await _take_challenge(
         db,
-        client_data_json=credential.response.client_data_json,
+        challenge=challenge,
         binding=binding,
         purposes=REGISTRATION_PURPOSES,
         meta=meta,
@@ -326,7 +341,7 @@ async def finish_registration(
         raise await fail("CHALLENGE_INVALID", errors.CEREMONY_FAILED, "session_mismatch")
     try:
         new = wa.verify_registration(
-            credential, challenge=challenge, rp_id=settings.rp_id, origin=settings.public_origin
+            parsed, challenge=challenge, rp_id=settings.rp_id, origin=settings.public_origin
         )
     except AuthError as exc:
         raise await fail(exc.code, exc.message, exc.reason) from exc
@@ -435,10 +450,12 @@ async def finish_login(
     meta: RequestMeta,
 ) -> LoggedIn:
     await ratelimit.enforce(limiter, ratelimit.LOGIN_PER_IP, meta.ip_address or "-")
-    credential = wa.parse_authentication(payload)
-    _, challenge = await _take_challenge(
+    parsed = await _parse(db, wa.parse_authentication, payload, meta=meta, action="login")
+    credential = parsed.credential
+    challenge = parsed.client_data.challenge
+    await _take_challenge(
         db,
-        client_data_json=credential.response.client_data_json,
+        challenge=challenge,
         binding=binding,
         purposes=frozenset({CeremonyPurpose.LOGIN}),
         meta=meta,
@@ -465,17 +482,21 @@ async def finish_login(
     await ratelimit.enforce(limiter, ratelimit.LOGIN_PER_ACCOUNT, str(passkey.person_id))
     handle = await db.get(WebAuthnUser, passkey.person_id)
     given_handle = credential.response.user_handle
-    if given_handle is not None and (handle is None or given_handle != handle.user_handle):
-        # §7.2 step 6: the user handle must belong to the credential's owner.
-        raise await fail("VERIFICATION_FAILED", errors.VERIFICATION_FAILED, "user_handle")
+    # §7.2 step 6: the user was not identified before the ceremony (usernameless), so the
+    # response must name a user handle, and that user must own the credential.
+    if not given_handle:
+        raise await fail("VERIFICATION_FAILED", errors.VERIFICATION_FAILED, "user_handle_missing")
+    if handle is None or not secrets.compare_digest(given_handle, handle.user_handle):
+        raise await fail("VERIFICATION_FAILED", errors.VERIFICATION_FAILED, "user_handle_mismatch")
     try:
         assertion = wa.verify_assertion(
-            credential,
+            parsed,
             challenge=challenge,
             rp_id=settings.rp_id,
             origin=settings.public_origin,
             public_key=passkey.public_key,
             sign_count=passkey.sign_count,
+            backup_eligible=passkey.backup_eligible,
         )
     except AuthError as exc:
         if exc.reason == "sign_count":
@@ -488,8 +509,9 @@ async def finish_login(
             ) from exc
         raise await fail(exc.code, exc.message, exc.reason) from exc
 
+    # §7.2 step 24: the record's new state, only now that every check has passed.
     passkey.sign_count = assertion.new_sign_count
-    passkey.backed_up = assertion.backed_up
+    passkey.backed_up = assertion.backed_up  # BS drives the "only on one device" nudge
     passkey.last_used_at = utcnow()
     session = await sessions.create_session(
         db,

@@ -12,11 +12,20 @@ class AuthError(DomainError):
     raising, so the edge commits on AuthError instead of rolling back.
     """
 
-    def __init__(self, code: str, message: str, *, reason: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        reason: str,
+        status: int = 400,
+        details: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.status = status
+        self.details = details or {}  # for the audit event (e.g. which field), never secrets
 
 
 # One message per family: precise enough to act on, silent about which check failed.

@@ -96,11 +96,16 @@ class AccountFields:
         rows = await ctx.read(manage.list_passkeys, ctx.person_id())
         return [Passkey.from_model(r) for r in rows]
 
-    @strawberry.field(description="True when the only passkey lives on one device: add another.")
+    @strawberry.field(
+        description="True when the only passkey is not backed up (on this one device only): "
+        "add another."
+    )
     async def needs_second_passkey(self, info: Ctx) -> bool:
         ctx = info.context
         rows = await ctx.read(manage.list_passkeys, ctx.person_id())
-        return len(rows) == 1 and not rows[0].backup_eligible
+        # The backup state (WebAuthn §6.1.3 BS), as of the last sign-in: a synced passkey that
+        # is not backed up yet lives on one device too, until its provider syncs it.
+        return len(rows) == 1 and not rows[0].backed_up
 
     @strawberry.field
     async def has_recovery_key(self, info: Ctx) -> bool:

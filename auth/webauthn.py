@@ -1,16 +1,34 @@
 """Adapter around py_webauthn: options out, verification in, library errors never leak.
 
-Origin and RP ID always come from settings (WebAuthn §7.1 steps 9 and 13, §7.2 steps 13
-and 15), and user verification is always required (§7.1 step 15, §7.2 step 17), whatever
-the library's defaults.
+Step numbers are those of WebAuthn Level 3 §7.1 (registering a new credential) and §7.2
+(verifying an authentication assertion); the README's passkey section has the full table of
+which step py_webauthn 3.0.1 performs and which this module or auth.ceremonies performs.
+Origin and RP ID always come from settings (§7.1 steps 9 and 14, §7.2 steps 12 and 15), and
+user verification is always required (§7.1 step 16, §7.2 step 17), whatever the library's
+defaults.
+
+What py_webauthn leaves to its caller, done here:
+- the JSON encoding (§5.1 `toJSON()`) is read strictly: every binary member is canonical
+  unpadded base64url (api.b64url), `rawId` is the same text as `id`, clientDataJSON is UTF-8
+  JSON without duplicate members (§7.1 steps 5-6, §7.2 steps 8-9), the attestation object is
+  one CBOR item with nothing after it (§7.1 step 13);
+- `crossOrigin` and `topOrigin` (§7.1 steps 10-11, §7.2 steps 13-14): this app is never
+  embedded in another site, so a response made inside a cross-origin frame is refused;
+- the attested credential id is the `rawId` the browser reported and at most 1023 bytes
+  (§7.1 step 25);
+- the backup eligibility (BE) of an assertion equals the one stored at registration (§7.2
+  step 19), and the flags are returned so the ceremony can keep the backup state current.
 """
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import cbor2
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -19,18 +37,18 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import (
-    base64url_to_bytes,
     parse_attestation_object,
     parse_authentication_credential_json,
     parse_authenticator_data,
-    parse_client_data_json,
     parse_registration_credential_json,
 )
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
-from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.exceptions import InvalidBackupFlags, WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
+    AttestationObject,
     AuthenticationCredential,
+    AuthenticatorData,
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
     PublicKeyCredentialDescriptor,
@@ -39,6 +57,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from api import b64url
 from auth import errors
 from auth.errors import AuthError
 
@@ -48,12 +67,38 @@ ALGORITHMS = [
     COSEAlgorithmIdentifier.EDDSA,
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
+# §7.1 step 25: longer credential ids SHOULD fail the registration (and fit no column).
+MAX_CREDENTIAL_ID_BYTES = 1023
+
+C = TypeVar("C", RegistrationCredential, AuthenticationCredential)
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
     challenge: bytes
     json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientData:
+    """The members of §5.8.1 CollectedClientData that the server checks."""
+
+    type: str
+    challenge: bytes
+    origin: str
+    # Anything but an absent or JSON-false crossOrigin, or any topOrigin at all.
+    cross_origin: bool
+    top_origin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[C]):
+    """A browser response read strictly: the library's structure and what we checked."""
+
+    credential: C
+    client_data: ClientData
+    # Registration: from the attestation object; login: the assertion's authenticatorData.
+    authenticator_data: AuthenticatorData
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +145,8 @@ def registration_options(
 
 
 def authentication_options(*, rp_id: str) -> Options:
-    # Usernameless: no allowCredentials, the authenticator offers its discoverable credentials.
+    # Usernameless: no allowCredentials, the authenticator offers its discoverable credentials
+    # (so §7.2 step 5 has nothing to check, and step 6 needs the userHandle).
     options = generate_authentication_options(
         rp_id=rp_id,
         timeout=TIMEOUT_MS,
@@ -109,38 +155,151 @@ def authentication_options(*, rp_id: str) -> Options:
     return Options(challenge=options.challenge, json=options_to_json(options))
 
 
-def parse_registration(payload: Any) -> RegistrationCredential:
+# --- reading the browser's JSON ------------------------------------------------------------
+
+# §5.1 PublicKeyCredential.toJSON(): the binary members, each base64url (RFC 4648 §5).
+_REGISTRATION_BINARY = ("clientDataJSON", "attestationObject")
+_REGISTRATION_OPTIONAL = ("authenticatorData", "publicKey")  # conveniences we do not use
+_ASSERTION_BINARY = ("clientDataJSON", "authenticatorData", "signature")
+_ASSERTION_OPTIONAL = ("userHandle",)
+
+
+def parse_registration(payload: Any) -> Parsed[RegistrationCredential]:
+    """Read a registration response strictly; AuthError MALFORMED_CREDENTIAL otherwise."""
+    data = _credential_object(payload, _REGISTRATION_BINARY, _REGISTRATION_OPTIONAL)
     try:
-        return parse_registration_credential_json(_as_json(payload))
+        credential = parse_registration_credential_json(data)
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
-        raise AuthError("MALFORMED_CREDENTIAL", errors.MALFORMED, reason="malformed") from exc
-
-
-def parse_authentication(payload: Any) -> AuthenticationCredential:
+        raise _malformed("malformed") from exc
+    raw = credential.response.attestation_object
     try:
-        return parse_authentication_credential_json(_as_json(payload))
+        attestation = _single_cbor_item(raw)
+    except Exception as exc:  # hostile CBOR: cbor2 raises many kinds (nesting depth too)
+        raise _malformed("malformed_attestation_object", "attestationObject") from exc
+    return Parsed(
+        credential=credential,
+        client_data=_client_data(credential.response.client_data_json),
+        authenticator_data=attestation.auth_data,
+    )
+
+
+def parse_authentication(payload: Any) -> Parsed[AuthenticationCredential]:
+    """Read a login response strictly; AuthError MALFORMED_CREDENTIAL otherwise."""
+    data = _credential_object(payload, _ASSERTION_BINARY, _ASSERTION_OPTIONAL)
+    try:
+        credential = parse_authentication_credential_json(data)
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
-        raise AuthError("MALFORMED_CREDENTIAL", errors.MALFORMED, reason="malformed") from exc
-
-
-def challenge_of(client_data_json: bytes) -> bytes:
-    """The challenge the browser signed (§5.8.1), used to find the pending ceremony."""
+        raise _malformed("malformed") from exc
     try:
-        return parse_client_data_json(client_data_json).challenge
-    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
-        raise AuthError("MALFORMED_CREDENTIAL", errors.MALFORMED, reason="malformed") from exc
-
-
-def sign_count_of(credential: AuthenticationCredential) -> int:
-    try:
-        return parse_authenticator_data(credential.response.authenticator_data).sign_count
+        auth_data = parse_authenticator_data(credential.response.authenticator_data)
     except (WebAuthnException, ValueError, TypeError, IndexError) as exc:
-        raise AuthError("MALFORMED_CREDENTIAL", errors.MALFORMED, reason="malformed") from exc
+        raise _malformed("malformed_authenticator_data", "authenticatorData") from exc
+    return Parsed(
+        credential=credential,
+        client_data=_client_data(credential.response.client_data_json),
+        authenticator_data=auth_data,
+    )
+
+
+def _malformed(reason: str, field: str | None = None) -> AuthError:
+    return AuthError(
+        "MALFORMED_CREDENTIAL",
+        errors.MALFORMED,
+        reason=reason,
+        details={"field": field} if field else None,
+    )
+
+
+def _credential_object(
+    payload: Any, required: Sequence[str], optional: Sequence[str]
+) -> dict[str, Any]:
+    """The credential JSON, with every binary member checked to be canonical base64url.
+
+    py_webauthn decodes with urlsafe_b64decode(value + "==="), which skips unknown characters
+    and accepts padding, `+`, `/` and stray bits: many texts for the same bytes. Checked here,
+    the library's own decoding can only ever see the one canonical spelling.
+    """
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise _malformed("malformed") from exc
+    if not isinstance(payload, dict):
+        raise _malformed("malformed")
+    response = payload.get("response")
+    if not isinstance(response, dict):
+        raise _malformed("malformed", "response")
+    members: list[tuple[str, object]] = [("id", payload.get("id")), ("rawId", payload.get("rawId"))]
+    members += [(name, response.get(name)) for name in required]
+    members += [(name, response[name]) for name in optional if response.get(name) is not None]
+    for name, value in members:
+        if not isinstance(value, str):
+            raise _malformed("malformed", name)
+        try:
+            b64url.decode(value)
+        except ValueError as exc:
+            raise _malformed("malformed_base64url", name) from exc
+    # §5.1: `id` is base64url(rawId); with both canonical, equal bytes means equal text.
+    if payload["id"] != payload["rawId"]:
+        raise _malformed("raw_id_mismatch", "rawId")
+    return payload
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        # Two parsers could pick different values for a repeated member: refuse the ambiguity.
+        raise ValueError("duplicate member")
+    return members
+
+
+def _client_data(raw: bytes) -> ClientData:
+    """§7.1 steps 5-6 / §7.2 steps 8-9: UTF-8 decode, then JSON; plus the members we check."""
+    try:
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _malformed("malformed_client_data", "clientDataJSON") from exc
+    if not isinstance(document, dict):
+        raise _malformed("malformed_client_data", "clientDataJSON")
+    kind, challenge, origin = (document.get(k) for k in ("type", "challenge", "origin"))
+    if not (isinstance(kind, str) and isinstance(challenge, str) and isinstance(origin, str)):
+        raise _malformed("malformed_client_data", "clientDataJSON")
+    try:
+        # §7.1 step 8 / §7.2 step 11 compare the *text* with base64url(challenge): only the
+        # canonical spelling can be equal to it.
+        challenge_bytes = b64url.decode(challenge)
+    except ValueError as exc:
+        raise _malformed("malformed_base64url", "clientDataJSON.challenge") from exc
+    return ClientData(
+        type=kind,
+        challenge=challenge_bytes,
+        origin=origin,
+        # §5.8.1: crossOrigin is a boolean; py_webauthn reads bool("false") as True and then
+        # ignores it. Only an absent member or JSON false means "not in a cross-origin frame".
+        cross_origin="crossOrigin" in document and document["crossOrigin"] is not False,
+        top_origin="topOrigin" in document,
+    )
+
+
+def _single_cbor_item(raw: bytes) -> AttestationObject:
+    """§7.1 step 13: the attestation object is one CBOR map; trailing bytes are not part of it.
+
+    py_webauthn decodes with cbor2.loads, which stops after the first item and ignores the rest.
+    """
+    stream = io.BytesIO(raw)
+    cbor2.CBORDecoder(stream).decode()
+    if stream.tell() != len(raw):
+        raise ValueError("bytes after the attestation object")
+    return parse_attestation_object(raw)
+
+
+# --- verification ----------------------------------------------------------------------------
 
 
 def verify_registration(
-    credential: RegistrationCredential, *, challenge: bytes, rp_id: str, origin: str
+    parsed: Parsed[RegistrationCredential], *, challenge: bytes, rp_id: str, origin: str
 ) -> NewCredential:
+    credential = parsed.credential
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -153,7 +312,14 @@ def verify_registration(
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         raise _verification_error(exc) from exc
-    flags = parse_attestation_object(credential.response.attestation_object).auth_data.flags
+    _check_not_embedded(parsed.client_data)
+    # §7.1 step 25 and §5.1.3: the credential the authenticator attested is the one the
+    # browser named; otherwise rawId and the stored key would belong to different credentials.
+    if verified.credential_id != credential.raw_id:
+        raise _refused("credential_id_mismatch")
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise _refused("credential_id_too_long")
+    flags = parsed.authenticator_data.flags
     transports = [
         t.value if isinstance(t, AuthenticatorTransport) else str(t)
         for t in (credential.response.transports or [])
@@ -164,23 +330,25 @@ def verify_registration(
         sign_count=verified.sign_count,
         aaguid=verified.aaguid,
         transports=transports[:8],
+        # §7.1 steps 18-19, 27: kept in the credential record.
         backup_eligible=bool(flags.be),
         backed_up=bool(flags.bs),
     )
 
 
 def verify_assertion(
-    credential: AuthenticationCredential,
+    parsed: Parsed[AuthenticationCredential],
     *,
     challenge: bytes,
     rp_id: str,
     origin: str,
     public_key: bytes,
     sign_count: int,
+    backup_eligible: bool,
 ) -> Assertion:
     try:
         verified = verify_authentication_response(
-            credential=credential,
+            credential=parsed.credential,
             expected_challenge=challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
@@ -190,19 +358,33 @@ def verify_assertion(
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         raise _verification_error(exc) from exc
+    _check_not_embedded(parsed.client_data)
+    # §7.2 step 19: backup eligibility is fixed when a credential is created; a change means
+    # another authenticator answered, or the authenticator data was tampered with.
+    if bool(parsed.authenticator_data.flags.be) != backup_eligible:
+        raise _refused("backup_eligibility_changed")
     return Assertion(
         new_sign_count=verified.new_sign_count, backed_up=verified.credential_backed_up
     )
 
 
-def _as_json(payload: Any) -> str:
-    return payload if isinstance(payload, str) else json.dumps(payload)
+def _check_not_embedded(client_data: ClientData) -> None:
+    # §7.1 steps 10-11, §7.2 steps 13-14: the RP must expect use inside a cross-origin
+    # iframe (and know the top-level origin). DUO Abroad never is (frame-ancestors 'none').
+    if client_data.cross_origin:
+        raise _refused("cross_origin")
+    if client_data.top_origin:
+        raise _refused("top_origin")
+
+
+def _refused(reason: str) -> AuthError:
+    return AuthError("VERIFICATION_FAILED", errors.VERIFICATION_FAILED, reason=reason)
 
 
 # py_webauthn reports failures as messages on a few exception types; the audit log wants a
 # stable reason. Matching on message text is brittle, so unknown messages fall back to
-# "invalid" rather than failing open.
-_REASONS = (
+# "invalid" rather than failing open. Order matters: the first phrase found wins.
+_REASONS: tuple[tuple[str, str], ...] = (
     ("origin", "origin"),
     ("rp id", "rp_id"),
     ("user verification", "user_verification"),
@@ -210,29 +392,34 @@ _REASONS = (
     ("user presence", "user_presence"),
     ("user was not present", "user_presence"),
     ("challenge", "challenge"),
-    ("signature", "signature"),
     ("sign count", "sign_count"),
-    ("type", "client_data_type"),
+    ("signature", "signature"),
+    ("client data type", "client_data_type"),
+    ("public key alg", "algorithm"),
+    ("attestation", "attestation"),
+    ("attested credential data", "attestation"),
 )
 
 
 def _verification_error(exc: Exception) -> AuthError:
+    if isinstance(exc, InvalidBackupFlags):
+        # §7.1 step 17 / §7.2 step 18: BS set without BE.
+        return _refused("backup_state")
     message = str(exc).lower()
     reason = next((r for needle, r in _REASONS if needle in message), "invalid")
-    return AuthError("VERIFICATION_FAILED", errors.VERIFICATION_FAILED, reason=reason)
+    return _refused(reason)
 
 
 __all__ = [
     "Assertion",
+    "ClientData",
     "NewCredential",
     "Options",
+    "Parsed",
     "authentication_options",
-    "base64url_to_bytes",
-    "challenge_of",
     "parse_authentication",
     "parse_registration",
     "registration_options",
-    "sign_count_of",
     "verify_assertion",
     "verify_registration",
 ]

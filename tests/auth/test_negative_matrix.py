@@ -25,7 +25,7 @@ from tests.auth.flows import (
     viewer_name,
 )
 from tests.support import asgi_client
-from tests.webauthn_soft import SoftAuthenticator, b64url
+from tests.webauthn_soft import SoftAuthenticator, b64url, respell
 
 
 @pytest.fixture
@@ -420,3 +420,393 @@ async def test_many_sign_in_page_visits_behind_one_address_are_not_refused(
     assert attempts[60].status_code == 429
     assert error_code(attempts[60]) == "RATE_LIMITED"
     assert int(attempts[60].headers["retry-after"]) > 0
+
+
+# --- WebAuthn L3 §7.1/§7.2 steps that py_webauthn leaves to the relying party -------------------
+
+# A credential id and a user handle whose base64url holds `-` and `_` (so that RFC 4648 §4's
+# `+` and `/` spell the same bytes) and leaves unused trailing bits (a length not divisible by 3).
+CRAFTED_ID = b"\xfb\xff\xbf" + bytes(range(13))
+CRAFTED_HANDLE = b"\xfb\xff\xbf" + bytes(range(100, 129))
+SPELLINGS = ["padding", "whitespace", "foreign_character", "standard_alphabet", "unused_bits"]
+
+
+async def last_failure(db: AsyncSession, action: str) -> tuple[str | None, dict[str, Any]]:
+    from auth.models import AuditEvent
+
+    db.expire_all()
+    row = (
+        await db.execute(
+            select(AuditEvent.reason, AuditEvent.details)
+            .where(AuditEvent.action == action, AuditEvent.outcome == "failure")
+            .order_by(AuditEvent.occurred_at.desc())
+            .limit(1)
+        )
+    ).first()
+    assert row is not None, f"no {action} failure was audited"
+    return row[0], dict(row[1])
+
+
+@pytest.fixture
+async def crafted(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> tuple[Any, SoftAuthenticator]:
+    """Enrolled with CRAFTED_ID, the person's user handle set to CRAFTED_HANDLE; signed out."""
+    from auth.models import WebAuthnUser
+
+    me = await person_factory()
+    phone = SoftAuthenticator(counter_step=1)
+    code = await new_code(db, me.person["customer_number"])
+    started = await post(
+        client,
+        "/auth/activation",
+        {"code": code, "dateOfBirth": me.person["date_of_birth"].isoformat()},
+    )
+    credential = phone.create(started.json()["publicKey"], origin=ORIGIN, credential_id=CRAFTED_ID)
+    assert (await post(client, "/auth/passkeys", credential)).status_code == 200
+    await db.execute(
+        update(WebAuthnUser)
+        .where(WebAuthnUser.person_id == me.person["id"])
+        .values(user_handle=CRAFTED_HANDLE)
+    )
+    await db.commit()
+    phone.credentials[0].user_handle = CRAFTED_HANDLE
+    client.cookies.clear()
+    return me, phone
+
+
+async def _assert_login_refused(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    me: Any,
+    response: httpx.Response,
+    code: str,
+    reason: str,
+    count: int,
+) -> dict[str, Any]:
+    """The refusal pattern: the code, no session, an audited reason, the counter untouched."""
+    assert_refused(response, code)
+    assert await viewer_name(client) is None
+    found, details = await last_failure(db, "login")
+    assert found == reason, (found, details)
+    assert await _sign_count(db, me.person["id"]) == count
+    return details
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        ({"crossOrigin": True}, "cross_origin"),
+        ({"crossOrigin": "true"}, "cross_origin"),
+        ({"crossOrigin": "false"}, "cross_origin"),  # a string is not the boolean false
+        ({"topOrigin": "https://evil.example"}, "top_origin"),
+        ({"topOrigin": ORIGIN}, "top_origin"),
+        ({"crossOrigin": True, "topOrigin": "https://evil.example"}, "cross_origin"),
+    ],
+)
+async def test_login_from_a_cross_origin_frame_is_refused(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    enrolled: tuple[Any, SoftAuthenticator],
+    member: dict[str, Any],
+    reason: str,
+) -> None:
+    """§7.2 steps 13-14: the app is never embedded in another site (frame-ancestors 'none')."""
+    me, phone = enrolled
+    count = await _sign_count(db, me.person["id"])
+    response = await login(client, phone, client_data=member)
+    await _assert_login_refused(client, db, me, response, "VERIFICATION_FAILED", reason, count)
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        ({"crossOrigin": True}, "cross_origin"),
+        ({"crossOrigin": "true"}, "cross_origin"),
+        ({"topOrigin": "https://evil.example"}, "top_origin"),
+    ],
+)
+async def test_registration_from_a_cross_origin_frame_is_refused(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    person_factory: Any,
+    member: dict[str, Any],
+    reason: str,
+) -> None:
+    """§7.1 steps 10-11; the activation code is not spent by the refused attempt."""
+    me = await person_factory()
+    code = await new_code(db, me.person["customer_number"])
+    response = await activate(
+        client, SoftAuthenticator(), code, me.person["date_of_birth"], client_data=member
+    )
+    assert_refused(response, "VERIFICATION_FAILED")
+    assert await viewer_name(client) is None
+    assert (await last_failure(db, "passkey.register"))[0] == reason
+    assert await passkey_count(db, me.person["id"]) == 0
+    assert (
+        await activate(client, SoftAuthenticator(), code, me.person["date_of_birth"])
+    ).is_success
+
+
+def _respelled_login(
+    phone: SoftAuthenticator, options: dict[str, Any], member: str, how: str
+) -> dict[str, Any]:
+    """An assertion whose `member` is spelled `how`; new assertions until that spelling exists."""
+    for attempt in range(40):
+        # A harmless extra member of changing length varies clientDataJSON's spelling.
+        extra = {"note": "?" * (3 + attempt % 3)}
+        assertion = phone.get(options, origin=ORIGIN, client_data=extra)
+        if member == "id":
+            spelled = respell(assertion["id"], how)
+            if spelled is not None:
+                return {**assertion, "id": spelled, "rawId": spelled}
+            continue
+        spelled = respell(assertion["response"][member], how)
+        if spelled is not None:
+            return {**assertion, "response": {**assertion["response"], member: spelled}}
+    raise AssertionError(f"no {how} spelling of {member}")
+
+
+@pytest.mark.parametrize("how", SPELLINGS)
+@pytest.mark.parametrize(
+    "member", ["id", "clientDataJSON", "authenticatorData", "signature", "userHandle"]
+)
+async def test_login_members_must_be_canonical_base64url(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    crafted: tuple[Any, SoftAuthenticator],
+    member: str,
+    how: str,
+) -> None:
+    """RFC 4648 §5 without padding, whitespace, other characters or stray bits: one spelling.
+
+    Each variant decodes to the very same bytes with a lenient decoder (the signature would
+    hold), so only the strict decoding refuses it.
+    """
+    me, phone = crafted
+    count = await _sign_count(db, me.person["id"])
+    started = await post(client, "/auth/login/options", {})
+    assertion = _respelled_login(phone, started.json()["publicKey"], member, how)
+    response = await post(client, "/auth/login", assertion)
+    details = await _assert_login_refused(
+        client, db, me, response, "MALFORMED_CREDENTIAL", "malformed_base64url", count
+    )
+    assert details == {"field": "id" if member == "id" else member}
+    # The untouched spelling of the same answer still signs in: only the encoding was refused.
+    assert (await login(client, phone)).status_code == 200
+
+
+@pytest.mark.parametrize("how", SPELLINGS)
+@pytest.mark.parametrize("member", ["id", "clientDataJSON", "attestationObject"])
+async def test_registration_members_must_be_canonical_base64url(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    person_factory: Any,
+    member: str,
+    how: str,
+) -> None:
+    me = await person_factory()
+    code = await new_code(db, me.person["customer_number"])
+    started = await post(
+        client,
+        "/auth/activation",
+        {"code": code, "dateOfBirth": me.person["date_of_birth"].isoformat()},
+    )
+    options = started.json()["publicKey"]
+    authenticator = SoftAuthenticator()
+    for attempt in range(40):
+        extra = {"note": "?" * (3 + attempt % 3)}
+        credential = authenticator.create(
+            options, origin=ORIGIN, credential_id=CRAFTED_ID, client_data=extra
+        )
+        text = credential["id"] if member == "id" else credential["response"][member]
+        spelled = respell(text, how)
+        if spelled is not None:
+            break
+    assert spelled is not None
+    if member == "id":
+        credential = {**credential, "id": spelled, "rawId": spelled}
+    else:
+        credential = {**credential, "response": {**credential["response"], member: spelled}}
+    response = await post(client, "/auth/passkeys", credential)
+    assert_refused(response, "MALFORMED_CREDENTIAL")
+    assert await last_failure(db, "passkey.register") == (
+        "malformed_base64url",
+        {"field": member},
+    )
+    assert await passkey_count(db, me.person["id"]) == 0
+
+
+async def test_raw_id_must_equal_id(
+    client: httpx.AsyncClient, db: AsyncSession, enrolled: tuple[Any, SoftAuthenticator]
+) -> None:
+    me, phone = enrolled
+    count = await _sign_count(db, me.person["id"])
+    started = await post(client, "/auth/login/options", {})
+    assertion = phone.get(started.json()["publicKey"], origin=ORIGIN)
+    response = await post(client, "/auth/login", {**assertion, "rawId": b64url(b"another id")})
+    await _assert_login_refused(
+        client, db, me, response, "MALFORMED_CREDENTIAL", "raw_id_mismatch", count
+    )
+
+
+async def test_a_padded_challenge_in_client_data_is_refused(
+    client: httpx.AsyncClient, db: AsyncSession, enrolled: tuple[Any, SoftAuthenticator]
+) -> None:
+    """§7.2 step 11 compares the text with base64url(challenge): `…=` is not that text."""
+    me, phone = enrolled
+    count = await _sign_count(db, me.person["id"])
+    started = await post(client, "/auth/login/options", {})
+    options = started.json()["publicKey"]
+    padded = {"challenge": options["challenge"] + "=="}
+    response = await post(
+        client, "/auth/login", phone.get(options, origin=ORIGIN, client_data=padded)
+    )
+    details = await _assert_login_refused(
+        client, db, me, response, "MALFORMED_CREDENTIAL", "malformed_base64url", count
+    )
+    assert details == {"field": "clientDataJSON.challenge"}
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        # A repeated member: Python keeps the last value, other parsers the first.
+        {"client_data": {"crossOrigin": True}, "client_data_suffix": ',"crossOrigin":false'},
+        # §7.2 step 8 is a UTF-8 decode; json.loads(bytes) would also take UTF-16.
+        {"client_data_encoding": "utf-16"},
+    ],
+)
+async def test_client_data_must_be_one_utf8_json_object(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    enrolled: tuple[Any, SoftAuthenticator],
+    knobs: dict[str, Any],
+) -> None:
+    me, phone = enrolled
+    count = await _sign_count(db, me.person["id"])
+    response = await login(client, phone, **knobs)
+    await _assert_login_refused(
+        client, db, me, response, "MALFORMED_CREDENTIAL", "malformed_client_data", count
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        ({"backup_eligible": True}, "backup_eligibility_changed"),
+        ({"backup_eligible": True, "backed_up": True}, "backup_eligibility_changed"),
+        ({"backed_up": True}, "backup_state"),  # BS without BE (§7.2 step 18)
+    ],
+)
+async def test_backup_eligibility_of_a_device_bound_passkey_cannot_change(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    enrolled: tuple[Any, SoftAuthenticator],
+    flags: dict[str, bool],
+    reason: str,
+) -> None:
+    """§7.2 step 19: BE is fixed at creation; a change means another authenticator answered."""
+    me, phone = enrolled
+    count = await _sign_count(db, me.person["id"])
+    response = await login(client, phone, **flags)
+    await _assert_login_refused(client, db, me, response, "VERIFICATION_FAILED", reason, count)
+
+
+async def test_backup_eligibility_of_a_synced_passkey_cannot_change(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory()
+    synced = SoftAuthenticator(counter_step=1, backup_eligible=True, backed_up=True)
+    code = await new_code(db, me.person["customer_number"])
+    assert (await activate(client, synced, code, me.person["date_of_birth"])).status_code == 200
+    client.cookies.clear()
+    count = await _sign_count(db, me.person["id"])
+    response = await login(client, synced, backup_eligible=False, backed_up=False)
+    await _assert_login_refused(
+        client, db, me, response, "VERIFICATION_FAILED", "backup_eligibility_changed", count
+    )
+
+
+async def test_registration_with_backup_state_but_no_eligibility_is_refused(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    """§7.1 step 17: BS set without BE is impossible for a genuine authenticator."""
+    me = await person_factory()
+    code = await new_code(db, me.person["customer_number"])
+    odd = SoftAuthenticator(backup_eligible=False, backed_up=True)
+    assert_refused(
+        await activate(client, odd, code, me.person["date_of_birth"]), "VERIFICATION_FAILED"
+    )
+    assert (await last_failure(db, "passkey.register"))[0] == "backup_state"
+    assert await passkey_count(db, me.person["id"]) == 0
+
+
+@pytest.mark.parametrize("handle", ["omitted", "null", "empty", "another person's"])
+async def test_usernameless_login_needs_the_owners_user_handle(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    enrolled: tuple[Any, SoftAuthenticator],
+    person_factory: Any,
+    handle: str,
+) -> None:
+    """§7.2 step 6: nobody was identified before the ceremony, so userHandle must be present
+    and name the credential's owner."""
+    me, phone = enrolled
+    other = await person_factory()
+    await activate(
+        client,
+        SoftAuthenticator(),
+        await new_code(db, other.person["customer_number"]),
+        other.person["date_of_birth"],
+    )
+    client.cookies.clear()
+    from auth.models import WebAuthnUser
+
+    others_handle = await db.scalar(
+        select(WebAuthnUser.user_handle).where(WebAuthnUser.person_id == other.person["id"])
+    )
+    assert others_handle
+    count = await _sign_count(db, me.person["id"])
+    started = await post(client, "/auth/login/options", {})
+    options = started.json()["publicKey"]
+    if handle == "another person's":
+        assertion = phone.get(options, origin=ORIGIN, user_handle=others_handle)
+    else:
+        assertion = phone.get(options, origin=ORIGIN, user_handle=None)
+        if handle != "omitted":
+            value = None if handle == "null" else ""
+            assertion["response"] = {**assertion["response"], "userHandle": value}
+    response = await post(client, "/auth/login", assertion)
+    reason = "user_handle_mismatch" if handle == "another person's" else "user_handle_missing"
+    await _assert_login_refused(client, db, me, response, "VERIFICATION_FAILED", reason, count)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "code", "reason"),
+    [
+        # §7.1 step 25: at most 1023 bytes.
+        ({"credential_id": bytes(1024)}, "VERIFICATION_FAILED", "credential_id_too_long"),
+        # The attested credential is not the one the response names (§5.1.3).
+        ({"attested_credential_id": bytes(16)}, "VERIFICATION_FAILED", "credential_id_mismatch"),
+        # §7.1 step 13: one CBOR item; bytes after it are not part of the attestation.
+        ({"attestation_suffix": b"\x00"}, "MALFORMED_CREDENTIAL", "malformed_attestation_object"),
+    ],
+)
+async def test_registration_credential_checks(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    person_factory: Any,
+    knobs: dict[str, Any],
+    code: str,
+    reason: str,
+) -> None:
+    me = await person_factory()
+    activation_code = await new_code(db, me.person["customer_number"])
+    response = await activate(
+        client, SoftAuthenticator(), activation_code, me.person["date_of_birth"], **knobs
+    )
+    assert_refused(response, code)
+    assert await viewer_name(client) is None
+    assert (await last_failure(db, "passkey.register"))[0] == reason
+    assert await passkey_count(db, me.person["id"]) == 0

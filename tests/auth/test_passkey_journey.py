@@ -250,3 +250,28 @@ async def test_sessions_list_and_end_one(
         await gql(client, "mutation($id: ID!) { endSession(id: $id) }", {"id": other["id"]})
         assert await viewer_name(laptop) is None
         assert await viewer_name(client) is not None
+
+
+async def test_backup_state_is_kept_current_and_drives_the_nudge(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    """WebAuthn §7.2 step 24: BS is updated at every sign-in. A passkey that may be synced but
+    is not backed up yet lives on one device only, so the nudge shows until it is."""
+    me = await person_factory()
+    phone = SoftAuthenticator(backup_eligible=True, backed_up=False)
+    code = await new_code(db, me.person["customer_number"])
+    assert (await activate(client, phone, code, me.person["date_of_birth"])).status_code == 200
+    query = "{ viewer { passkeys { synced deviceBound } needsSecondPasskey } }"
+
+    async def state() -> tuple[bool, bool, bool]:
+        viewer = (await gql(client, query))["data"]["viewer"]
+        (passkey,) = viewer["passkeys"]
+        return passkey["synced"], passkey["deviceBound"], viewer["needsSecondPasskey"]
+
+    assert await state() == (False, False, True)
+    phone.credentials[0].backed_up = True  # the provider has synced it since
+    assert (await login(client, phone)).status_code == 200
+    assert await state() == (True, False, False)
+    phone.credentials[0].backed_up = False  # e.g. the person left the provider's sync
+    assert (await login(client, phone)).status_code == 200
+    assert await state() == (False, False, True)
