@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -21,22 +24,61 @@ from api.logging import configure_logging
 from api.persisted import PersistedDocuments
 from api.pwa import service_worker_routes
 from api.schema import build_schema
-from api.settings import PROJECT_ROOT, Settings, load_settings
+from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from auth.routes import AuthController
 from extracts.issuer import ExtractIssuer
+from extracts.keys import configured_ring
 from extracts.routes import route_handlers as extract_routes
 from forms.attachments import AttachmentStore
 from forms.receipts import ReceiptSigner, RingSigner
 from forms.routes import make_attachment_controller
 from forms.runtime import STATE_KEY as FORMS_STATE_KEY
 from forms.runtime import build_runtime as build_forms_runtime
+from notifications import vapid
 from notifications.runtime import PushRuntime
 from staff.pages import staff_route_handlers
 from staff.web import template_config as staff_template_config
 from wallet.routes import route_handlers as wallet_routes
 
 PWA_DIR = PROJECT_ROOT / "pwa"
+
+
+def check_configuration(settings: Settings) -> None:
+    """Everything that would refuse to start the server, checked without a database.
+
+    `serve` runs it before uvicorn starts (so each refusal is one line, whatever the number of
+    workers); create_app and its lifespan meet the same checks again where the keys are used.
+    Raises SettingsError.
+    """
+    configured_ring(settings)  # EXTRACT_SIGNING_KEYS: required in production, valid JWKs
+    vapid.check_configuration(settings)  # VAPID_PRIVATE_KEY/VAPID_SUBJECT
+    if settings.vapid_private_key:  # signs once: a subject py_vapid refuses fails here
+        vapid.VapidSigner(
+            vapid.parse_private_key(settings.vapid_private_key), subject=vapid.subject(settings)
+        )
+
+
+def create_served_app() -> Litestar:
+    """The app as `duo-abroad serve` runs it (uvicorn's factory, in each worker process).
+
+    A configuration error found while starting, even one only the database reveals (keys kept
+    there in development), ends the process with exit code 2 and one line on stderr, as every
+    other command does, instead of uvicorn's traceback and exit code 3.
+    """
+    try:
+        settings = load_settings()
+        return create_app(settings, on_configuration_error=_exit_on_configuration_error)
+    except SettingsError as exc:
+        _exit_on_configuration_error(exc)
+
+
+def _exit_on_configuration_error(error: SettingsError) -> NoReturn:
+    sys.stderr.write(f"configuration error: {error}\n")
+    sys.stderr.flush()
+    # Not SystemExit: raised inside the lifespan, Litestar and uvicorn would catch it and log a
+    # traceback. Nothing has been served yet, so there is nothing to finish.
+    os._exit(2)
 
 
 def create_app(
@@ -46,8 +88,13 @@ def create_app(
     rate_limiter: RateLimiter | None = None,
     receipt_signer: ReceiptSigner | None = None,
     attachment_store: AttachmentStore | None = None,
+    on_configuration_error: Callable[[SettingsError], NoReturn] | None = None,
 ) -> Litestar:
-    """Build the ASGI app. Tests hand in their own session factory (bound to a transaction)."""
+    """Build the ASGI app. Tests hand in their own session factory (bound to a transaction).
+
+    A SettingsError while starting (the lifespan) is raised, or handed to
+    `on_configuration_error` when given (`serve` ends the process with one line).
+    """
     settings = settings or load_settings()
     configure_logging(settings)
     engine: AsyncEngine | None = None
@@ -80,9 +127,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        await extract_issuer.warm_up()
-        # Refuses to start in production without a VAPID key; on SQLite runs the push worker.
-        await push.start()
+        try:
+            await extract_issuer.warm_up()
+            # Refuses to start in production without a VAPID key; on SQLite runs the push worker.
+            await push.start()
+        except SettingsError as exc:
+            if on_configuration_error is None:
+                raise
+            await push.close()
+            on_configuration_error(exc)
         # Everything built so far lives as long as the process: keep the cyclic garbage
         # collector from walking it again and again (measurable per request, bench/).
         gc.collect()

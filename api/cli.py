@@ -21,19 +21,27 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from api.app import check_configuration
+
     if args.port and "PUBLIC_ORIGIN" not in os.environ:
         # The app reads its settings again in the server process; keep the origin in step
         # with the port, or browsers' Origin headers and passkeys would not match.
         os.environ["PORT"] = str(args.port)
         settings = load_settings()
+    # Here, not only in the workers: a refusal is then one line and exit code 2 (main), and
+    # uvicorn's supervisor never restarts workers that cannot start.
+    check_configuration(settings)
     print(f"DUO Abroad on {settings.public_origin}  (database: {_redact(settings.database_url)})")
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:create_served_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
-        proxy_headers=True,
+        # The client address comes from api.clientip (TRUSTED_PROXIES) alone: uvicorn's own
+        # handling believes X-Forwarded-For from 127.0.0.1 by default, i.e. from anything on
+        # this host, which could then pick the address that per-IP rate limits count.
+        proxy_headers=False,
         server_header=False,
         log_level="warning",
     )
@@ -205,16 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler: Command = args.handler
     try:
         settings = load_settings()
+        from api.logging import configure_logging
+
+        configure_logging(settings)  # logs to stderr: stdout stays for what the command prints
+        return handler(args, settings)
     except SettingsError as exc:
+        # Whichever command meets it, and however late (keys are read where they are used):
+        # one line for the operator, exit code 2, never a traceback.
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    from api.logging import configure_logging
-
-    configure_logging(settings)  # logs to stderr: stdout stays for what the command prints
-    handler: Command = args.handler
-    return handler(args, settings)
 
 
 if __name__ == "__main__":

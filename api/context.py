@@ -10,6 +10,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.litestar import BaseContext
 
+from api.clientip import client_ip
 from api.database import begin_write
 from api.errors import Unauthenticated
 from api.settings import Settings
@@ -35,7 +36,7 @@ class RequestContext(BaseContext, kw_only=True):
         if request is None:
             return RequestMeta()
         return RequestMeta(
-            ip_address=request.client.host if request.client else None,
+            ip_address=client_ip(request),
             user_agent=request.headers.get("user-agent"),
         )
 

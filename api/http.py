@@ -27,6 +27,7 @@ from litestar.types import (
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.clientip import resolve_scope
 from api.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthenticated
 from api.settings import Settings
 from auth.errors import AuthError
@@ -121,12 +122,14 @@ class EdgeMiddleware:
         self.staff_default_port = _DEFAULT_PORTS.get(
             urlsplit(settings.staff_public_origin).scheme, 80
         )
+        self.trusted_proxies = settings.trusted_proxy_networks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        client_ip = resolve_scope(scope, self.trusted_proxies)  # api.clientip.client_ip reads it
         request_headers = dict(scope["headers"])
         incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -191,6 +194,7 @@ class EdgeMiddleware:
                 method=method,
                 path=_SECRET_PATHS.sub(r"\1…", path),
                 status=status,
+                ip=client_ip,
                 ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -11,6 +14,11 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 Environment = Literal["development", "test", "production"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'duo-abroad.sqlite3'}"
@@ -74,10 +82,19 @@ class Settings:
     push_max_attempts: int = 6  # then a delivery is recorded as failed
     push_retry_base_seconds: float = 30.0  # backoff: base, 2 x base, 4 x base ... up to the cap
     push_retry_cap_seconds: float = 3600.0
+    # Proxies whose X-Forwarded-For is believed (api.clientip); None: the environment's default,
+    # loopback in development and test, none in production.
+    trusted_proxies: tuple[Network, ...] | None = None
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        if self.trusted_proxies is not None:
+            return self.trusted_proxies
+        return () if self.is_production else LOOPBACK
 
     @property
     def rp_id(self) -> str:
@@ -155,6 +172,22 @@ def _float(name: str, value: str) -> float:
         raise SettingsError(f"{name} must be a number, got {value!r}") from exc
 
 
+def _networks(value: str | None) -> tuple[Network, ...] | None:
+    if value is None:
+        return None
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise SettingsError(
+                f"TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network"
+            ) from exc
+    return tuple(networks)
+
+
 def _hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
@@ -214,9 +247,37 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         push_retry_cap_seconds=_float(
             "PUSH_RETRY_CAP_SECONDS", env.get("PUSH_RETRY_CAP_SECONDS", "3600")
         ),
+        trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
     )
     validate_settings(settings)
     return settings
+
+
+# NIST SP 800-131A / 800-57: 128 bits is the least security strength for a key in use today.
+MIN_SECRET_BITS = 128
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """A deliberately simple, conservative estimate of how many random bits a secret holds.
+
+    The secret's shortest repeating unit (KMP prefix function: "abcabcab" repeats "abc")
+    times the Shannon entropy of that unit's character frequencies: one repeated character is
+    0 bits, a small alphabet counts little per character, and 43 characters from
+    `secrets.token_urlsafe(32)` count about 210 bits. (No password-strength library: this is
+    about keys made by a machine, where these two shortcomings are the ones seen in practice.)
+    """
+    if not secret:
+        return 0.0
+    prefix = [0] * len(secret)
+    for i in range(1, len(secret)):
+        k = prefix[i - 1]
+        while k and secret[i] != secret[k]:
+            k = prefix[k - 1]
+        prefix[i] = k + (secret[i] == secret[k])
+    unit = secret[: len(secret) - prefix[-1]]
+    counts = Counter(unit).values()
+    per_character = -sum(c / len(unit) * math.log2(c / len(unit)) for c in counts)
+    return per_character * len(unit)
 
 
 def validate_settings(settings: Settings) -> None:
@@ -226,6 +287,17 @@ def validate_settings(settings: Settings) -> None:
     staff = urlsplit(settings.staff_public_origin)
     if staff.path not in ("", "/") or staff.query or staff.fragment:
         raise SettingsError("STAFF_ORIGIN must be an origin (scheme://host[:port]), without a path")
+    # Checked here, not where the engine and the Redis client are made: one line, not a
+    # traceback from deep inside SQLAlchemy or redis-py.
+    if not settings.database_url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        raise SettingsError(
+            "DATABASE_URL must be postgresql+asyncpg://user:password@host/database "
+            "(or sqlite+aiosqlite:///path outside production)"
+        )
+    if settings.redis_url and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise SettingsError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if settings.extract_valid_days < 0:
         raise SettingsError("EXTRACT_VALID_DAYS must be 0 (no expiry) or more")
     if settings.forms_attachment_max_bytes < 1:
@@ -239,6 +311,17 @@ def validate_settings(settings: Settings) -> None:
         problems = []
         if settings.secret_key == INSECURE_DEV_SECRET or len(settings.secret_key) < 32:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        elif estimated_entropy_bits(settings.secret_key) < MIN_SECRET_BITS:
+            problems.append(
+                f"SECRET_KEY looks far from random (under {MIN_SECRET_BITS} bits by estimate: "
+                "repeated or few distinct characters); make one with "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        if settings.is_sqlite:
+            problems.append(
+                "DATABASE_URL must be PostgreSQL (postgresql+asyncpg://…): the embedded SQLite "
+                "database is for one process on one machine, not for production"
+            )
         if not settings.public_origin.startswith("https://"):
             problems.append("PUBLIC_ORIGIN must be an https:// origin")
         if not settings.staff_public_origin.startswith("https://"):

@@ -20,6 +20,7 @@ from litestar.params import JSONBody
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.clientip import client_ip
 from api.database import begin_write
 from api.errors import DomainError, Unauthenticated
 from api.settings import Settings
@@ -56,7 +57,7 @@ def json_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
 
 def _meta(request: Request[Any, Any, Any]) -> RequestMeta:
     return RequestMeta(
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
 

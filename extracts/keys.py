@@ -141,6 +141,20 @@ async def add_database_key(db: AsyncSession, *, first: bool = False) -> str:
     return str(private["kid"])
 
 
+def configured_ring(settings: Settings) -> KeyRing | None:
+    """The ring from EXTRACT_SIGNING_KEYS; None outside production when it is unset (the keys
+    are then kept in the database). SettingsError for anything production cannot start with."""
+    if settings.extract_signing_keys:
+        return ring_from_config(settings.extract_signing_keys)
+    if settings.is_production:
+        raise SettingsError(
+            "refusing to start in production: EXTRACT_SIGNING_KEYS (or "
+            "EXTRACT_SIGNING_KEYS_FILE) must hold the extract issuer's private JWKs; "
+            "`duo-abroad extract generate-key` makes one"
+        )
+    return None
+
+
 class IssuerKeys:
     """Where the running app gets its key ring: fixed from configuration, or loaded once."""
 
@@ -149,18 +163,10 @@ class IssuerKeys:
         settings: Settings,
         session_factory: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
-        self._ring: KeyRing | None = None
         self._lock = asyncio.Lock()
         self._session_factory = session_factory
-        if settings.extract_signing_keys:
-            self._ring = ring_from_config(settings.extract_signing_keys)
-        elif settings.is_production:
-            raise SettingsError(
-                "refusing to start in production: EXTRACT_SIGNING_KEYS (or "
-                "EXTRACT_SIGNING_KEYS_FILE) must hold the extract issuer's private JWKs; "
-                "`duo-abroad extract generate-key` makes one"
-            )
-        elif session_factory is None:
+        self._ring: KeyRing | None = configured_ring(settings)
+        if self._ring is None and session_factory is None:
             raise SettingsError("development issuer keys need the database")
 
     @property

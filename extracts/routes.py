@@ -23,6 +23,7 @@ from msgspec import Struct
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.clientip import client_ip
 from api.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from api.settings import Settings
 from auth import sessions
@@ -51,7 +52,7 @@ def _issuer(request: Request[Any, Any, State]) -> ExtractIssuer:
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_ip(request) or "unknown"
 
 
 async def _unit(

@@ -125,7 +125,10 @@ async def load_keys(db: AsyncSession, settings: Settings) -> VapidKeys:
         row = await db.scalar(select(VapidKey).where(VapidKey.id == _KEY_ROW))
         if row is None:
             raise RuntimeError("the VAPID key row vanished right after it was written")
-    return parse_private_key(row.private_key_pem)
+    try:
+        return parse_private_key(row.private_key_pem)
+    except SettingsError as exc:
+        raise SettingsError(f"the VAPID key kept in the database ({exc})") from exc
 
 
 def push_service_origin(endpoint: str) -> str:

@@ -51,9 +51,10 @@ def test_worker_refuses_production_without_a_vapid_key(tmp_path: Path) -> None:
         "worker",
         env={
             "DUO_ENV": "production",
-            "SECRET_KEY": "s" * 40,
+            "SECRET_KEY": "Zq3vN8tWc1Lr6Yx0Pk9Hs2Jd5Fg7Bm4Ve-Ua_Tb8Rn1",
             "PUBLIC_ORIGIN": "https://abroad.duo.example",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}",
+            # Refused before any connection is made.
+            "DATABASE_URL": "postgresql+asyncpg://duo@127.0.0.1:1/duo",
         },
     )
     assert result.returncode == 2
