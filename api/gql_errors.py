@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -64,7 +65,39 @@ def input_value_field(error: GraphQLError) -> str | None:
     return names[-1] if names else (match.group(1) or match.group(2))
 
 
-def to_client_error(error: GraphQLError) -> GraphQLError:
+# graphql-core suggests names from the schema ("Did you mean 'offsetsDays'?", "… the enum value
+# 'PAYMENT'?") and names types and fields in its messages. Introspection is off outside
+# development; these would otherwise enumerate the schema a guess at a time.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _input_message(error: GraphQLError) -> str:
+    """A value that does not fit, in words made only of what the client sent: the variable
+    (or argument) and the path inside its value, never the expected type or missing fields."""
+    match = _INVALID_VALUE.match(error.message)
+    if match is None:  # pragma: no cover - input_value_field matched the same expression
+        return "A value does not fit the schema."
+    subject = f"Variable '${match.group(1)}'" if match.group(1) else f"Argument '{match.group(2)}'"
+    where = f" at {match.group(3)}" if match.group(3) else ""
+    return f"{subject} has an invalid value{where}."
+
+
+def scrub(message: str, sent: str) -> str:
+    """The message without suggestions, and without quoted names that `sent` does not contain."""
+
+    def keep_if_sent(quoted: re.Match[str]) -> str:
+        name = quoted.group(1).strip("$[]!")
+        if name and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", sent):
+            return quoted.group(0)
+        return "'…'"
+
+    return _QUOTED.sub(keep_if_sent, _SUGGESTION.sub("", message))
+
+
+def to_client_error(error: GraphQLError, *, sent: str | None = None) -> GraphQLError:
+    """The error as the client sees it. `sent` (what the client sent: document, variables,
+    operation name) is given outside development: messages then name nothing else."""
     original = error.original_error
     extensions: dict[str, Any]
     if isinstance(original, DomainError):
@@ -76,10 +109,10 @@ def to_client_error(error: GraphQLError) -> GraphQLError:
         message = original.message
     elif (field := input_value_field(error)) is not None:
         extensions = {"code": "BAD_USER_INPUT", "field": field}
-        message = error.message
+        message = error.message if sent is None else _input_message(error)
     elif _is_request_error(error):
         extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
-        message = error.message
+        message = error.message if sent is None else scrub(error.message, sent)
     else:
         extensions = {"code": "INTERNAL_SERVER_ERROR"}
         message = MASKED_MESSAGE
@@ -105,10 +138,21 @@ def log_errors(errors: list[GraphQLError]) -> None:
 
 
 class DomainErrors(SchemaExtension):
-    """Rewrites the result's errors into client-safe errors with extensions.code."""
+    """Rewrites the result's errors into client-safe errors with extensions.code.
+
+    `verbose` (development only) keeps graphql-core's own wording, suggestions included.
+    """
+
+    def __init__(self, *, verbose: bool = False) -> None:
+        self.verbose = verbose
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        context = self.execution_context
+        result = context.result
         if result is not None and result.errors:
-            result.errors = [to_client_error(e) for e in result.errors]
+            sent = None
+            if not self.verbose:
+                variables = json.dumps(context.variables or {}, default=str)
+                sent = "\n".join((context.query or "", variables, context.operation_name or ""))
+            result.errors = [to_client_error(e, sent=sent) for e in result.errors]

@@ -157,7 +157,7 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        DomainErrors,
+        lambda: DomainErrors(verbose=settings.environment == "development"),
     ]
     if persisted is not None:
         extensions.append(persisted.extension)
