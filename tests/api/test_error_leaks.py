@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.persisted import OPERATIONS_DIR, PersistedDocuments
 from api.schema import build_schema
 from api.settings import Settings
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
 from tests.support import asgi_client, sign_in
 
 HASHES = {d.name: d.sha256 for d in PersistedDocuments.load().by_hash.values()}
@@ -27,7 +27,7 @@ HASHES = {d.name: d.sha256 for d in PersistedDocuments.load().by_hash.values()}
 
 def schema_names() -> set[str]:
     """Every type, field, argument, input field and enum value name of the schema."""
-    schema = build_schema(Settings())._schema  # type: ignore[attr-defined]
+    schema = build_schema(Settings())._schema
     names: set[str] = set()
     for name, kind in schema.type_map.items():
         if name.startswith("__"):
