@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 from api.settings import Settings
 
 if TYPE_CHECKING:  # only for annotations here; the handlers import what they run
+    from joserfc.jwk import ECKey
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from extracts.models import Extract
     from extracts.sdjwt_vc import Verification as PresentationVerification
-    from extracts.verify import Verification
+    from extracts.verify import SavedStatusList, Verification
 
 Command = Callable[[argparse.Namespace, Settings], int]
 EXIT_VALID, EXIT_NOT_VALID, EXIT_UNUSABLE = 0, 1, 2
@@ -59,6 +60,10 @@ def add_extract_commands(sub: Any) -> None:
         required=True,
         action="append",
         help="saved /extracts/status/N or, for presentations, /extracts/token-status/N (repeat)",
+    )
+    verify.add_argument(
+        "--issuer",
+        help="the issuer (iss) to accept, e.g. https://duo.nl (default: that of the status lists)",
     )
     verify.add_argument(
         "--audience", help="presentations: your audience; requires the holder's key binding"
@@ -145,30 +150,104 @@ def _revoke(args: argparse.Namespace, settings: Settings) -> int:
 # --- verify (offline) --------------------------------------------------------------------------
 
 
+class UnusableInput(ValueError):
+    """A file given to `extract verify` that cannot be used; the message names it."""
+
+
+def _read_text(path: Path, role: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UnusableInput(f"{role} {path}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise UnusableInput(f"{role} {path}: not a text file (UTF-8)") from exc
+    except OSError as exc:
+        raise UnusableInput(f"{role} {path}: cannot be read ({exc.strerror})") from exc
+
+
+def _one_line(text: str) -> str:
+    """A saved token: the file's own final line break is not part of it, anything else is."""
+    return text.removesuffix("\n").removesuffix("\r")
+
+
 def read_extract_file(path: Path) -> str:
     """The compact JWS in a file: bare, or inside JSON from /extracts/{id} or /s/{token}."""
-    text = path.read_text(encoding="utf-8").strip()
-    if text.startswith("{"):
-        document = json.loads(text)
+    text = _read_text(path, "the extract")
+    if text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UnusableInput(
+                f"the extract {path}: not JSON ({exc.msg}, line {exc.lineno} column {exc.colno})"
+            ) from exc
         token = document.get("jws") if isinstance(document, dict) else None
         if not isinstance(token, str):
-            raise ValueError("the JSON holds no 'jws'")
+            raise UnusableInput(f"the extract {path}: the JSON holds no 'jws'")
         return token
-    return text
+    return _one_line(text)
+
+
+def read_jwks(path: Path) -> dict[str, ECKey]:
+    """The keys of a saved /.well-known/jwks.json; UnusableInput saying what is wrong."""
+    from api.settings import SettingsError
+    from extracts.verify import keys_from_jwks
+
+    text = _read_text(path, "--jwks")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnusableInput(
+            f"--jwks {path} is not JSON ({exc.msg}, line {exc.lineno} column {exc.colno}); "
+            "save DUO's /.well-known/jwks.json"
+        ) from exc
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise UnusableInput(
+            f'--jwks {path} is not a JWK Set (a JSON object with a "keys" array); '
+            "save DUO's /.well-known/jwks.json"
+        )
+    try:
+        keys = keys_from_jwks(document)
+    except SettingsError as exc:
+        raise UnusableInput(f"--jwks {path}: a key cannot be used: {exc}") from exc
+    if not keys:
+        raise UnusableInput(f"--jwks {path} holds no EC P-256 key")
+    return keys
+
+
+def read_status_list(path: Path, keys: dict[str, ECKey], jwks: Path) -> SavedStatusList:
+    """A saved /extracts/status/N, checked against the keys; UnusableInput saying why not."""
+    from api.errors import InvalidInput
+    from extracts.verify import open_status_list
+
+    text = _one_line(_read_text(path, "--status"))
+    try:
+        return open_status_list(text, keys.get)
+    except InvalidInput as exc:
+        reason = exc.message
+        if "unknown_issuer" in reason:
+            reason = f"it is not signed by a key in --jwks {jwks}"
+        elif "tampered" in reason:
+            reason = "its signature does not hold: it was changed after DUO signed it"
+        raise UnusableInput(f"--status {path}: {reason}") from exc
 
 
 def verify_files(
-    file: Path, jwks: Path, status_files: Sequence[Path], *, now: datetime | None = None
+    file: Path,
+    jwks: Path,
+    status_files: Sequence[Path],
+    *,
+    issuer: str | None = None,
+    now: datetime | None = None,
 ) -> Verification:
-    """Verify using only files; raises InvalidInput/ValueError/OSError for unusable input."""
-    from extracts.verify import keys_from_jwks, open_status_list, verify_offline
+    """Verify using only files; UnusableInput (or InvalidInput) for input that cannot be used."""
+    from extracts.verify import verify_offline
 
-    keys = keys_from_jwks(json.loads(jwks.read_text(encoding="utf-8")))
+    keys = read_jwks(jwks)
     lists = {}
     for status_file in status_files:
-        saved = open_status_list(status_file.read_text(encoding="utf-8").strip(), keys.get)
+        saved = read_status_list(status_file, keys, jwks)
         lists[saved.url] = saved
-    return verify_offline(read_extract_file(file), keys, lists, now=now)
+    return verify_offline(read_extract_file(file), keys, lists, issuer=issuer, now=now)
 
 
 def verify_presentation_files(
@@ -183,9 +262,8 @@ def verify_presentation_files(
     """An SD-JWT VC presentation against saved files; ValueError/OSError for unusable input."""
     from extracts import sdjwt_vc
     from extracts.sdjwt import SdJwtError
-    from extracts.verify import keys_from_jwks
 
-    keys = keys_from_jwks(json.loads(jwks.read_text(encoding="utf-8")))
+    keys = read_jwks(jwks)
     lists = {}
     for status_file in status_files:
         try:
@@ -286,20 +364,27 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
                 audience=args.audience,
                 nonce=args.nonce,
             )
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, UnusableInput) as exc:
             print(f"cannot verify: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
         print("\n".join(describe_presentation(presented, now)))
         return EXIT_VALID if presented.valid else EXIT_NOT_VALID
     try:
         verification = verify_files(
-            Path(args.file), Path(args.jwks), [Path(p) for p in args.status], now=now
+            Path(args.file),
+            Path(args.jwks),
+            [Path(p) for p in args.status],
+            issuer=args.issuer,
+            now=now,
         )
     except DomainError as exc:
-        print(f"cannot verify: {exc.message}", file=sys.stderr)
+        print(f"cannot verify {args.file}: {exc.message}", file=sys.stderr)
         return EXIT_UNUSABLE
-    except (OSError, ValueError) as exc:
+    except UnusableInput as exc:
         print(f"cannot verify: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except (OSError, ValueError) as exc:  # e.g. a status index beyond the saved list
+        print(f"cannot verify {args.file}: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     print("\n".join(describe(verification, now)))
     return EXIT_VALID if verification.valid else EXIT_NOT_VALID

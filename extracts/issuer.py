@@ -23,6 +23,7 @@ from extracts.verify import (
     EXTRACT_TYP,
     Signed,
     Verification,
+    check_claims,
     check_signature,
     decide,
     refused,
@@ -122,6 +123,9 @@ class ExtractIssuer:
         checked = check_signature(token, ring.public_key, typ=EXTRACT_TYP)
         if not isinstance(checked, Signed):
             return refused(checked, now=now, token=token)
+        problem = check_claims(checked, issuer=self.config.issuer)
+        if problem is not None:
+            return refused(problem, now=now, token=token)
         url, position = status_reference(checked.payload)
         # The signature proves we issued it, so the list is ours even if PUBLIC_ORIGIN moved.
         match = _LIST_URL.search(url)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import es256
 from api.settings import Settings, SettingsError
 from extracts.models import IssuerKey as StoredKey
 
@@ -69,9 +70,11 @@ class KeyRing:
         return key.public if key else None
 
     def sign(self, payload: bytes, *, typ: str) -> str:
-        """A compact JWS (RFC 7515 §7.1) over payload, with the newest key."""
+        """A compact JWS (RFC 7515 §7.1) over payload, with the newest key; its low-S form."""
         header = {"alg": ALGORITHM, "kid": self.signing_kid, "typ": typ}
-        return jws.serialize_compact(header, payload, self._signer, algorithms=[ALGORITHM])
+        return es256.low_s(
+            jws.serialize_compact(header, payload, self._signer, algorithms=[ALGORITHM])
+        )
 
 
 def generate_private_jwk() -> dict[str, Any]:

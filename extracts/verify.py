@@ -7,7 +7,6 @@ only input that is not one at all is an error (InvalidInput, a 400 at the HTTP e
 
 from __future__ import annotations
 
-import binascii
 import enum
 import json
 import re
@@ -20,10 +19,11 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
+from api import b64url as b64url_strict
+from api import es256
 from api.errors import InvalidInput
 from extracts import statuslist
 from extracts.keys import ALGORITHM, import_jwk
-from extracts.statuslist import b64url, b64url_decode
 
 EXTRACT_TYP = "duo-extract+jwt"
 EXTRACT_TYPE = "DiplomaExtract"
@@ -38,8 +38,12 @@ class Result(enum.StrEnum):
     VALID = "valid"
     REVOKED = "revoked"
     EXPIRED = "expired"
-    TAMPERED = "tampered"  # the signature does not match the content: any changed byte
-    UNKNOWN_ISSUER = "unknown_issuer"  # signed with a key that is not in the issuer's JWKS
+    NOT_YET_VALID = "not_yet_valid"  # its `nbf` lies ahead
+    # The signature does not match the content (any changed byte), or the text is not the one
+    # form DUO signs (ES256 low-S, canonical base64url, our header), or a claim is malformed.
+    TAMPERED = "tampered"
+    # Signed with a key that is not in the issuer's JWKS, or naming another issuer (`iss`).
+    UNKNOWN_ISSUER = "unknown_issuer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,20 +83,27 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
+_KINDS = {EXTRACT_TYP: "diploma extract", statuslist.TYP: "status list"}
+
+
 def _not_a_jws(message: str = "This is not a signed extract (a compact JWS).") -> InvalidInput:
     return InvalidInput(message, field="jws")
 
 
-def split_compact(token: str) -> tuple[str, str, str]:
-    """The three segments of a compact JWS; InvalidInput when the text is not one."""
+def split_compact(token: str, *, kind: str = "extract") -> tuple[str, str, str]:
+    """The three segments of a compact JWS; InvalidInput when the text is not one.
+
+    The text exactly, not "something containing one": whitespace around it (or inside) makes
+    another text than the one signed (RFC 7515 §7.1 has no place for it).
+    """
     if not isinstance(token, str):
-        raise _not_a_jws()
-    token = token.strip()
+        raise _not_a_jws(f"This is not a signed {kind} (a compact JWS).")
     if len(token) > MAX_JWS_CHARS:
-        raise _not_a_jws("This is too long to be a signed extract.")
+        raise _not_a_jws(f"This is too long to be a signed {kind}.")
     parts = token.split(".")
-    if len(parts) != 3 or not all(_SEGMENT.match(p) for p in parts):
-        raise _not_a_jws()
+    # fullmatch: re.match's `$` would also accept a line break at the very end.
+    if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise _not_a_jws(f"This is not a signed {kind} (a compact JWS).")
     return parts[0], parts[1], parts[2]
 
 
@@ -103,41 +114,61 @@ def _canonical(segment: str) -> bytes | None:
     still verify; "any changed byte fails" should hold for the text a person holds.
     """
     try:
-        raw = b64url_decode(segment)
-    except (binascii.Error, ValueError):
+        return b64url_strict.decode(segment)
+    except ValueError:
         return None
-    return raw if b64url(raw) == segment else None
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """A JSON object without repeated members (two parsers could read two different values)."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        members = dict(pairs)
+        if len(members) != len(pairs):
+            raise ValueError("duplicate member")
+        return members
+
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# The only protected header DUO writes (extracts.keys.KeyRing.sign): anything else (crit, b64,
+# jku, x5u, …) is not one of ours, and some would change how the signature is checked.
+_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
 
 
 def check_signature(token: str, keys: KeyLookup, *, typ: str) -> Signed | Result:
     """Verify the signature; a Result (tampered, unknown issuer) when it does not hold."""
-    header_part, payload_part, signature_part = split_compact(token)
+    header_part, payload_part, signature_part = split_compact(token, kind=_KINDS[typ])
     raw_header = _canonical(header_part)
-    if raw_header is None or _canonical(payload_part) is None or not _canonical(signature_part):
+    raw_payload = _canonical(payload_part)
+    signature = _canonical(signature_part)
+    if raw_header is None or raw_payload is None or signature is None:
         return Result.TAMPERED
-    try:
-        header = json.loads(raw_header)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Result.TAMPERED
-    if not isinstance(header, dict):
+    header = _json_object(raw_header)
+    if header is None:
         return Result.TAMPERED
     kid = header.get("kid")
     key = keys(kid) if isinstance(kid, str) else None
     if key is None or not isinstance(kid, str):
         return Result.UNKNOWN_ISSUER
-    if header.get("alg") != ALGORITHM:
+    if header.get("alg") != ALGORITHM or not set(header) <= _HEADER_MEMBERS:
         return Result.TAMPERED  # "none", HS256 with the public key as secret, …: never
+    if not es256.is_canonical_signature(signature):
+        return Result.TAMPERED  # the high-S twin (or a DER one) of a signature: not our text
     try:
-        verified = jws.deserialize_compact(token.strip(), key, algorithms=[ALGORITHM])
-        payload = json.loads(verified.payload)
-    except (JoseError, ValueError):  # ValueError covers JSON and UTF-8 decoding
+        jws.deserialize_compact(token, key, algorithms=[ALGORITHM])
+    except (JoseError, ValueError):
         return Result.TAMPERED
-    if not isinstance(payload, dict):
+    payload = _json_object(raw_payload)
+    if payload is None:
         return Result.TAMPERED
     if header.get("typ") != typ:
-        names = {EXTRACT_TYP: "diploma extract", statuslist.TYP: "status list"}
-        kind = names.get(str(header.get("typ")), "document")
-        raise InvalidInput(f"This is a signed {kind}, not a {names[typ]}.", field="jws")
+        kind = _KINDS.get(str(header.get("typ")), "document")
+        raise InvalidInput(f"This is a signed {kind}, not a {_KINDS[typ]}.", field="jws")
     return Signed(kid=kid, header=header, payload=payload)
 
 
@@ -150,14 +181,34 @@ def status_reference(payload: Mapping[str, Any]) -> tuple[str, int]:
         raise InvalidInput("This extract has no status entry.", field="jws") from exc
 
 
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_claims(signed: Signed, *, issuer: str) -> Result | None:
+    """The claims every verifier checks before looking anything up (RFC 7519 §4.1): None when
+    they are fine, else the verdict (given without the content, which nothing vouches for)."""
+    if signed.payload.get("iss") != issuer:
+        # A listed key, but not this issuer's document (another deployment, or a key used
+        # for something else): DUO does not vouch for it as one of its extracts.
+        return Result.UNKNOWN_ISSUER
+    if any(k in signed.payload and not _is_time(signed.payload[k]) for k in ("exp", "nbf", "iat")):
+        return Result.TAMPERED  # DUO writes NumericDates only; "exp": "never" would never expire
+    return None
+
+
 def decide(
     signed: Signed, *, revoked: bool, now: datetime, status_list_issued_at: datetime | None
 ) -> Verification:
-    """The verdict for a correctly signed extract: revoked beats expired beats valid."""
+    """The verdict for a correctly signed extract whose claims were checked (check_claims):
+    revoked beats not yet valid beats expired beats valid."""
     expires = signed.payload.get("exp")
+    not_before = signed.payload.get("nbf")
     if revoked:
         result = Result.REVOKED
-    elif isinstance(expires, int | float) and now.timestamp() >= expires:
+    elif not_before is not None and now.timestamp() < not_before:  # a number: check_claims
+        result = Result.NOT_YET_VALID
+    elif expires is not None and now.timestamp() >= expires:
         result = Result.EXPIRED
     else:
         result = Result.VALID
@@ -172,13 +223,10 @@ def decide(
 
 
 def refused(result: Result, *, now: datetime, token: str) -> Verification:
-    """A verdict for a JWS whose signature did not hold (no content is vouched for)."""
-    kid = None
-    try:
-        header = json.loads(b64url_decode(split_compact(token)[0]))
-        kid = header.get("kid") if isinstance(header, dict) else None
-    except (ValueError, binascii.Error):
-        pass
+    """A verdict for a JWS that is not a valid extract of this issuer (no content vouched for)."""
+    raw_header = _canonical(split_compact(token)[0])
+    header = _json_object(raw_header) if raw_header is not None else None
+    kid = header.get("kid") if header is not None else None
     return Verification(result=result, checked_at=now, kid=kid if isinstance(kid, str) else None)
 
 
@@ -200,6 +248,7 @@ class SavedStatusList:
     url: str
     bits: bytes
     issued_at: datetime
+    issuer: str = ""
 
 
 def open_status_list(token: str, keys: KeyLookup) -> SavedStatusList:
@@ -211,9 +260,33 @@ def open_status_list(token: str, keys: KeyLookup) -> SavedStatusList:
         subject = checked.payload["credentialSubject"]
         bits = statuslist.decode_bits(subject["encodedList"])
         issued_at = datetime.fromtimestamp(int(checked.payload["iat"]), UTC)
-        return SavedStatusList(url=str(checked.payload["id"]), bits=bits, issued_at=issued_at)
+        issuer = checked.payload["iss"]
+        if not isinstance(issuer, str):
+            raise TypeError("its iss is not a string")
+        return SavedStatusList(
+            url=str(checked.payload["id"]), bits=bits, issued_at=issued_at, issuer=issuer
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"The status list is malformed: {exc}", field="status") from exc
+
+
+def expected_issuer(lists: Mapping[str, SavedStatusList], given: str | None) -> str:
+    """Whose extracts an offline check accepts: the one named, else that of the saved status
+    lists (signed by the same keys). Lists of another issuer are unusable input."""
+    issuers = {saved.issuer for saved in lists.values()}
+    if given is not None:
+        others = sorted(issuers - {given})
+        if others:
+            raise InvalidInput(
+                f"A saved status list is from issuer {others[0]}, not {given}.", field="status"
+            )
+        return given
+    if len(issuers) != 1:
+        raise InvalidInput(
+            "The saved status lists name different issuers; say which with --issuer.",
+            field="status",
+        )
+    return issuers.pop()
 
 
 def verify_offline(
@@ -221,6 +294,7 @@ def verify_offline(
     keys: Mapping[str, ECKey],
     lists: Mapping[str, SavedStatusList],
     *,
+    issuer: str | None = None,
     now: datetime | None = None,
 ) -> Verification:
     """Verify with nothing but a saved JWKS and status lists (no network, no database)."""
@@ -228,6 +302,9 @@ def verify_offline(
     checked = check_signature(token, keys.get, typ=EXTRACT_TYP)
     if not isinstance(checked, Signed):
         return refused(checked, now=now, token=token)
+    problem = check_claims(checked, issuer=expected_issuer(lists, issuer))
+    if problem is not None:
+        return refused(problem, now=now, token=token)
     url, position = status_reference(checked.payload)
     saved = lists.get(url)
     if saved is None:

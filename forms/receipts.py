@@ -21,6 +21,8 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
+from api import b64url, es256
+
 RECEIPT_TYP = "duo-form-receipt+jwt"
 RECEIPT_TYPE = "FormSubmissionReceipt"
 ALGORITHM = "ES256"
@@ -64,7 +66,9 @@ class JoseReceiptSigner:
 
     async def sign(self, payload: bytes, *, typ: str) -> str:
         header = {"alg": ALGORITHM, "kid": self.kid, "typ": typ}
-        return jws.serialize_compact(header, payload, self._key, algorithms=[ALGORITHM])
+        return es256.low_s(
+            jws.serialize_compact(header, payload, self._key, algorithms=[ALGORITHM])
+        )
 
     def jwks(self) -> dict[str, Any]:
         public = {**self._key.as_dict(private=False), "kid": self.kid, "use": "sig"}
@@ -117,8 +121,28 @@ class ReceiptInvalid(Exception):
     """Not a receipt signed by one of the given keys."""
 
 
-def verify_receipt(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
-    """Check a receipt's signature against a JWKS (e.g. /.well-known/jwks.json); its payload."""
+def _one_form(token: str) -> None:
+    """The text is exactly the compact JWS DUO signs: three canonical base64url parts (no
+    whitespace, padding or stray bits) and the low-S ES256 signature, never its twin."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise ReceiptInvalid("not a compact JWS")
+    try:
+        signature = [b64url.decode(part) for part in parts][2]
+    except ValueError as exc:
+        raise ReceiptInvalid(f"not a compact JWS: {exc}") from exc
+    if not es256.is_canonical_signature(signature):
+        raise ReceiptInvalid("signature not valid: not the one ES256 form DUO signs (low S)")
+
+
+def verify_receipt(
+    token: str, jwks: dict[str, Any], *, issuer: str | None = None
+) -> dict[str, Any]:
+    """Check a receipt's signature against a JWKS (e.g. /.well-known/jwks.json); its payload.
+
+    `issuer`, when given, must be the receipt's `iss` (DUO's EXTRACT_ISSUER).
+    """
+    _one_form(token)
     try:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
         verified = jws.deserialize_compact(token, keys, algorithms=[ALGORITHM])
@@ -132,4 +156,6 @@ def verify_receipt(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
         raise ReceiptInvalid("payload is not JSON") from exc
     if not isinstance(payload, dict) or payload.get("type") != RECEIPT_TYPE:
         raise ReceiptInvalid("not a form receipt (type)")
+    if issuer is not None and payload.get("iss") != issuer:
+        raise ReceiptInvalid("not a receipt of this issuer (iss)")
     return payload

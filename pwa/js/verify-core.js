@@ -11,6 +11,11 @@ const KEYS_ITEM = "duo.verify.jwks";
 const LIST_ITEM = "duo.verify.status:";
 const MAX_JWS_CHARS = 64 * 1024;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
+// The order n of P-256 (SEC 2 §2.4.2): DUO signs only the low-S twin of an ECDSA signature,
+// so one extract has one text (api/es256.py); the high-S twin is refused as the server does.
+const P256_HALF_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n / 2n;
+// The only protected header members DUO writes (extracts/verify.py).
+const HEADER_MEMBERS = new Set(["alg", "kid", "typ"]);
 
 export function b64urlDecode(text) {
   const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
@@ -62,6 +67,9 @@ async function checkSignature(token, jwks, typ) {
   if (!jwk) return "unknown_issuer";
   // ES256 only: never "none", never HS256 with the public key as the secret (RFC 8725 §3.1).
   if (header.alg !== "ES256" || signature.length !== 64) return "tampered";
+  if (!Object.keys(header).every((k) => HEADER_MEMBERS.has(k))) return "tampered";
+  const hex = Array.from(signature.slice(32), (b) => b.toString(16).padStart(2, "0")).join("");
+  if (BigInt(`0x${hex}`) > P256_HALF_ORDER) return "tampered";
   const key = await crypto.subtle.importKey(
     "jwk",
     { kty: "EC", crv: jwk.crv, x: jwk.x, y: jwk.y },
@@ -142,7 +150,8 @@ export function savedListTime(url) {
 /**
  * Verify an extract with what this device has (fetching keys and list first when online).
  * Resolves to { result, issuer, payload, kid, statusListFetchedAt, checkedAt } where result is
- * valid | revoked | expired | tampered | unknown_issuer | no_keys | no_status | not_extract.
+ * valid | revoked | expired | not_yet_valid | tampered | unknown_issuer | no_keys | no_status |
+ * not_extract.
  */
 export async function verifyOnDevice(token, { online = navigator.onLine } = {}) {
   const checkedAt = Date.now();
@@ -159,6 +168,11 @@ export async function verifyOnDevice(token, { online = navigator.onLine } = {}) 
   if (checked === "wrong_type") return { result: "not_extract", checkedAt };
   if (typeof checked === "string") return { result: checked, checkedAt };
   const { payload, kid } = checked;
+  // NumericDates only (RFC 7519 §2): "exp": "never" must not mean "never expires".
+  const times = ["exp", "nbf", "iat"].filter((claim) => claim in payload);
+  if (!times.every((claim) => typeof payload[claim] === "number")) {
+    return { result: "tampered", checkedAt };
+  }
   const base = { payload, kid, issuer: String(payload.iss ?? ""), checkedAt };
   const url = payload.credentialStatus?.statusListCredential;
   const index = Number.parseInt(payload.credentialStatus?.statusListIndex ?? "", 10);
@@ -168,14 +182,17 @@ export async function verifyOnDevice(token, { online = navigator.onLine } = {}) 
   if (!saved) return { ...base, result: "no_status" };
   const list = await checkSignature(saved.token, jwks, STATUS_TYP);
   if (typeof list === "string") return { ...base, result: "no_status" };
+  // A listed key is not enough: the extract must name the issuer its status list names.
+  if (payload.iss !== list.payload.iss) return { result: "unknown_issuer", kid, checkedAt };
   const encoded = list.payload.credentialSubject?.encodedList ?? "";
   const bits = encoded.startsWith("u") ? await gunzip(b64urlDecode(encoded.slice(1))) : null;
   if (!bits || index >> 3 >= bits.length) return { ...base, result: "no_status" };
   const revoked = (bits[index >> 3] & (0x80 >> (index % 8))) !== 0;
+  const early = typeof payload.nbf === "number" && checkedAt / 1000 < payload.nbf;
   const expired = typeof payload.exp === "number" && checkedAt / 1000 >= payload.exp;
   return {
     ...base,
-    result: revoked ? "revoked" : expired ? "expired" : "valid",
+    result: revoked ? "revoked" : early ? "not_yet_valid" : expired ? "expired" : "valid",
     statusListFetchedAt: saved.fetchedAt,
   };
 }

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from api.database import create_engine, create_session_factory
+from api.es256 import P256_ORDER
+from extracts.keys import load_database_ring
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -120,3 +129,69 @@ def test_verification_page_works_without_an_account(live_server: LiveServer, pag
     page.get_by_role("button", name="Check", exact=True).click()
     expect(page.locator("#verdict .verdict")).to_have_text("This is not a DUO extract")
     expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+
+
+def _server_ring(database_url: str) -> Any:
+    """The live server's own issuer keys (development keeps them in its database)."""
+
+    async def load() -> Any:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as db:
+                return await load_database_ring(db)
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, load()).result()
+
+
+def test_the_device_verdict_checks_issuer_time_and_signature_form(
+    live_server: LiveServer, page: Page
+) -> None:
+    """verify-core.js (offline verification) keeps the server's rules: the extract's issuer is
+    its status list's, `nbf` ahead is not valid yet, NumericDates only, and the high-S twin of
+    a signature is not DUO's text."""
+    page.goto(f"{live_server.origin}/#/verify")
+    status = httpx.get(f"{live_server.origin.replace('localhost', '127.0.0.1')}/extracts/status/1")
+    ring = _server_ring(live_server.database_url)
+    now = int(time.time())
+    claims = {
+        "iss": live_server.origin,
+        "jti": "00000000-0000-4000-8000-000000000001",
+        "iat": now,
+        "holder": {"name": "Test Holder"},
+        "diploma": {"programme": "Test"},
+        "credentialStatus": {
+            "statusListCredential": f"{live_server.origin}/extracts/status/1",
+            "statusListIndex": "131071",
+        },
+    }
+    assert status.status_code == 200
+
+    def signed(**changes: Any) -> str:
+        token: str = ring.sign(json.dumps({**claims, **changes}).encode(), typ="duo-extract+jwt")
+        return token
+
+    def on_device(token: str) -> str:
+        result: str = page.evaluate(
+            """async (token) => {
+                const core = await import("/js/verify-core.js");
+                return (await core.verifyOnDevice(token, { online: true })).result;
+            }""",
+            token,
+        )
+        return result
+
+    genuine = signed()
+    header, payload, signature = genuine.split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    s = int.from_bytes(raw[32:], "big")
+    twin = raw[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    high_s = f"{header}.{payload}.{base64.urlsafe_b64encode(twin).rstrip(b'=').decode()}"
+
+    assert on_device(genuine) == "valid"
+    assert on_device(signed(iss="https://other-issuer.example")) == "unknown_issuer"
+    assert on_device(signed(nbf=now + 3600)) == "not_yet_valid"
+    assert on_device(signed(exp="never")) == "tampered"
+    assert on_device(high_s) == "tampered"

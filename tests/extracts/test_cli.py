@@ -12,9 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.errors import InvalidInput
 from api.settings import Settings
-from extracts.cli import public_documents, revoke, verify_files, write_documents
+from extracts.cli import UnusableInput, public_documents, revoke, verify_files, write_documents
 from tests.extracts.flows import create_extract, fetch_jws, flip, holder
 
 CLI = Path(sys.executable).parent / "duo-abroad"
@@ -105,7 +104,7 @@ async def test_unusable_input_exits_2(
     # A status list that was changed after signing is refused, not trusted.
     status = (tmp_path / "status-1.jws").read_text()
     (tmp_path / "forged.jws").write_text(flip(status, status.index(".") + 40))
-    with pytest.raises(InvalidInput):
+    with pytest.raises(UnusableInput, match=r"forged\.jws"):
         verify_files(tmp_path / "e.jws", Path(jwks), [tmp_path / "forged.jws"])
     forged = run_cli(
         "extract",
@@ -117,7 +116,10 @@ async def test_unusable_input_exits_2(
         str(tmp_path / "forged.jws"),
     )
     assert forged.returncode == 2
-    assert "status list does not verify" in forged.stderr
+    assert forged.stderr == (
+        f"cannot verify: --status {tmp_path / 'forged.jws'}: its signature does not hold: "
+        "it was changed after DUO signed it\n"
+    )
     missing = run_cli(
         "extract", "verify", str(tmp_path / "nope.jws"), "--jwks", jwks, "--status", jwks
     )
