@@ -18,6 +18,7 @@ from strawberry.litestar import make_graphql_controller
 from strawberry.schema import BaseSchema
 
 from api.context import RequestContext
+from api.http import CODES
 from api.persisted import PersistedDocuments, PersistedQueryError
 from api.settings import Settings
 from auth import sessions
@@ -118,7 +119,13 @@ def make_graphql_controller_class(
             try:
                 return await self.run(request, context=context, root_value=root_value)  # type: ignore[no-any-return]
             except StrawberryHTTPException as exc:
-                code = exc.code if isinstance(exc, _CodedHTTPException) else "BAD_REQUEST"
+                # Strawberry answers 404 for a GET that is neither a query nor the IDE (e.g.
+                # Accept: text/html without the IDE): NOT_FOUND, like every other 404.
+                code = (
+                    exc.code
+                    if isinstance(exc, _CodedHTTPException)
+                    else CODES.get(exc.status_code, "BAD_REQUEST")
+                )
                 return Response(
                     error_body(code, exc.reason),
                     status_code=exc.status_code,

@@ -149,9 +149,11 @@ class EdgeMiddleware:
                 headers.extend(self.staff_headers if is_staff else self.common_headers)
                 headers.append((b"content-security-policy", csp))
                 headers.append((b"x-request-id", request_id.encode()))
-                if is_api and not any(k == b"cache-control" for k, _ in headers):
+                if (is_api or status >= 400) and not any(k == b"cache-control" for k, _ in headers):
                     # Personal data: never in a shared or disk cache (shared devices, proxies),
                     # unless the route says otherwise (public keys, status lists, extract files).
+                    # Errors too, wherever they are (an unknown path: a 404 that a cache would
+                    # keep answering after the file appears, or that names the path asked for).
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
@@ -281,7 +283,7 @@ _DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
 }
 
-_CODES = {
+CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
     403: "FORBIDDEN",
@@ -306,7 +308,7 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         if isinstance(first, dict):
             field = first.get("key")
             message = str(first.get("message") or message)
-    response = _error_response(status, _CODES.get(status, "BAD_REQUEST"), message, field=field)
+    response = _error_response(status, CODES.get(status, "BAD_REQUEST"), message, field=field)
     if exc.headers:
         response.headers.update(exc.headers)
     return response

@@ -75,7 +75,17 @@ def _ceremony_cookie(settings: Settings, name: str, value: str) -> Cookie:
 
 
 def _expired(settings: Settings, name: str) -> Cookie:
-    return Cookie(key=name, value="", path="/auth", max_age=0, secure=settings.secure_cookies)
+    # The same attributes as when it was set: a bare clearing header would be a cookie without
+    # HttpOnly/SameSite/Secure for a moment, and some browsers match by them when replacing.
+    return Cookie(
+        key=name,
+        value="",
+        path="/auth",
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        max_age=0,
+    )
 
 
 def _options_response(

@@ -266,6 +266,9 @@ async def _public_key(ctx: RequestContext) -> str:
 
 
 def _device(ctx: RequestContext, id: strawberry.ID | None, endpoint: str | None) -> dict[str, Any]:
+    # An empty value names no device: "" is as absent as null (one of the two, never both).
+    id = id if id is None or str(id).strip() else None
+    endpoint = endpoint if endpoint is None or endpoint.strip() else None
     if (id is None) == (endpoint is None):
         raise InvalidInput("Give either id or endpoint.", field="id")
     return {"subscription_id": parse_uuid(id) if id is not None else None, "endpoint": endpoint}

@@ -42,3 +42,13 @@ async def test_the_apps_own_files_stay_cacheable(client: httpx.AsyncClient) -> N
     shell = await client.get("/js/app.js")
     assert shell.status_code == 200
     assert "no-store" not in shell.headers.get("cache-control", "")
+
+
+@pytest.mark.parametrize(
+    "path", ["/nope", "/nope.js", "/js/nope.js", "/icons/nope.png", "/auth", "/graphql/x"]
+)
+async def test_unknown_paths_are_never_stored(client: httpx.AsyncClient, path: str) -> None:
+    """A 404 anywhere, the PWA's own paths included: a cache must not keep answering it."""
+    response = await client.get(path, headers={"accept": "application/json"})
+    assert response.status_code in (404, 405), response.text
+    assert response.headers["cache-control"] == "no-store"

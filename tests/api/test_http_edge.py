@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.persisted import OPERATIONS_DIR
 from api.settings import Settings
+from extracts.keys import generate_private_jwk
 from records.models import Person
 from tests.support import asgi_client, sign_in
 
@@ -265,3 +267,22 @@ async def test_public_verification_accepts_other_sites(client: httpx.AsyncClient
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["field"] == "jws"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/html,application/xhtml+xml,*/*;q=0.8"])
+async def test_graphql_page_in_production_is_not_found(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession], accept: str
+) -> None:
+    """No IDE outside development: a browser opening /graphql gets a 404 that says so."""
+    settings = Settings(
+        environment="production",
+        database_url=database_url,
+        public_origin="https://abroad.duo.example",
+        extract_signing_keys=json.dumps([generate_private_jwk()]),
+    )
+    app = create_app(settings, session_factory=session_factory)
+    async with asgi_client(app, "https://abroad.duo.example") as client:
+        response = await client.get("/graphql", headers={"accept": accept})
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    assert response.headers["cache-control"] == "no-store"

@@ -196,3 +196,42 @@ async def test_concurrent_requests_due_a_refresh_all_succeed_on_sqlite(tmp_path:
     await engine.dispose()
     assert [r.status_code for r in responses] == [200] * 24
     assert all("errors" not in r.json() for r in responses), [r.text for r in responses]
+
+
+async def test_ceremony_cookies_are_cleared_with_the_attributes_they_were_set_with(
+    database_url: str, session_factory: Any, db: AsyncSession, person_factory: Any
+) -> None:
+    """Setting and clearing the ceremony cookie carry HttpOnly, SameSite=Strict and (https)
+    Secure alike: the clearing header is a cookie too."""
+    from api.app import create_app
+    from tests.auth.flows import new_code
+    from tests.support import asgi_client
+    from tests.webauthn_soft import SoftAuthenticator
+
+    origin = "https://abroad.duo.example"
+    settings = Settings(environment="test", database_url=database_url, public_origin=origin)
+    me = await person_factory()
+    code = await new_code(db, me.person["customer_number"])
+    phone = SoftAuthenticator()
+    async with asgi_client(create_app(settings, session_factory=session_factory), origin) as c:
+        begun = await c.post(
+            "/auth/activation",
+            json={"code": code, "dateOfBirth": me.person["date_of_birth"].isoformat()},
+        )
+        credential = phone.create(begun.json()["publicKey"], origin=origin)
+        finished = await c.post("/auth/passkeys", json=credential)
+        assert finished.status_code == 200, finished.text
+        login_options = await c.post("/auth/login/options", json={})
+        signed_in = await c.post(
+            "/auth/login", json=phone.get(login_options.json()["publicKey"], origin=origin)
+        )
+        assert signed_in.status_code == 200, signed_in.text
+    for response, name in (
+        (begun, "duo_ceremony_register"),
+        (finished, "duo_ceremony_register"),
+        (login_options, "duo_ceremony_login"),
+        (signed_in, "duo_ceremony_login"),
+    ):
+        (cookie,) = [c for c in response.headers.get_list("set-cookie") if c.startswith(name)]
+        attributes = {a.strip().lower() for a in cookie.split(";")}
+        assert {"httponly", "samesite=strict", "secure", "path=/auth"} <= attributes, cookie

@@ -134,3 +134,58 @@ def test_generate_key_prints_a_usable_private_jwk() -> None:
     assert (jwk["kty"], jwk["crv"]) == ("EC", "P-256")
     assert jwk["d"]
     assert jwk["kid"]
+
+
+@pytest.mark.parametrize(
+    ("jwks_text", "complaint"),
+    [
+        ("not json", " is not JSON (Expecting value, line 1 column 1)"),
+        ("[1, 2]", ' is not a JWK Set (a JSON object with a "keys" array)'),  # was a traceback
+        ('{"keys": "none"}', ' is not a JWK Set (a JSON object with a "keys" array)'),
+        ('{"keys": []}', " holds no EC P-256 key"),
+        (
+            '{"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}',
+            ": a key cannot be used",
+        ),
+    ],
+)
+def test_a_jwks_file_that_cannot_be_used_is_named_with_the_reason(
+    tmp_path: Path, jwks_text: str, complaint: str
+) -> None:
+    (tmp_path / "jwks.json").write_text(jwks_text)
+    (tmp_path / "e.jws").write_text("a.b.c")
+    jwks = tmp_path / "jwks.json"
+    result = run_cli(
+        "extract", "verify", str(tmp_path / "e.jws"), "--jwks", str(jwks), "--status", "s.jws"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"cannot verify: --jwks {jwks}{complaint}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_status_list_file_that_cannot_be_used_is_named_with_the_reason(tmp_path: Path) -> None:
+    from extracts.keys import KeyRing, generate_private_jwk, import_jwk
+
+    ring = KeyRing([import_jwk(generate_private_jwk())])
+    (tmp_path / "jwks.json").write_bytes(ring.jwks_json)
+    (tmp_path / "garbage.jws").write_text("<html>Not Found</html>\n")
+    (tmp_path / "extract.jws").write_text(ring.sign(b'{"iss": "x"}', typ="duo-extract+jwt"))
+    jwks = str(tmp_path / "jwks.json")
+    expectations = {
+        "garbage.jws": "This is not a signed status list (a compact JWS).",
+        "extract.jws": "This is a signed diploma extract, not a status list.",
+        "missing.jws": "no such file",
+    }
+    for name, complaint in expectations.items():
+        status = tmp_path / name
+        result = run_cli(
+            "extract",
+            "verify",
+            str(tmp_path / "extract.jws"),
+            "--jwks",
+            jwks,
+            "--status",
+            str(status),
+        )
+        assert result.returncode == 2
+        assert result.stderr == f"cannot verify: --status {status}: {complaint}\n"

@@ -77,3 +77,25 @@ async def test_control_characters_leave_a_device_name(
     only_controls = {**device, "deviceName": "\u0000\u0001"}
     again = await gql(client, SUBSCRIBE, {"input": only_controls})
     assert again["data"]["subscribePush"]["name"] == "My phone"  # kept, not blanked
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{}, {"id": None, "e": None}, {"e": ""}, {"id": ""}, {"id": " ", "e": "  "}],
+)
+@pytest.mark.parametrize("field", ["unsubscribePush", "sendTestPush"])
+async def test_neither_id_nor_endpoint_is_bad_user_input(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    person_factory: Any,
+    variables: dict[str, Any],
+    field: str,
+) -> None:
+    """An empty id or endpoint names no device: the same answer as none at all."""
+    me = await person_factory()
+    await sign_in(client, db, me.person["id"])
+    selection = " { outcome }" if field == "sendTestPush" else ""
+    document = f"mutation($id: ID, $e: String) {{ {field}(id: $id, endpoint: $e){selection} }}"
+    body = await gql(client, document, variables)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+    assert body["errors"][0]["message"] == "Give either id or endpoint."
