@@ -242,3 +242,34 @@ async def test_form_receipts_share_the_rules() -> None:
     for spelled in (token + "\n", " " + token, token + "="):
         with pytest.raises(ReceiptInvalid, match="compact"):
             verify_receipt(spelled, signer.jwks())
+
+
+async def test_stored_signatures_are_rewritten_to_their_low_s_twin(
+    client: httpx.AsyncClient, db: AsyncSession, connection: Any
+) -> None:
+    """Migration 0010: extracts signed before (about half in the high-S form) keep verifying."""
+    import importlib
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import select, update
+
+    from extracts.models import Extract
+
+    token = await _genuine(client, db)
+    twin = high_s_twin(token)
+    await db.execute(update(Extract).values(jws=twin))
+    await db.commit()
+    assert (await verify(client, twin))["result"] == "tampered"
+
+    migration = importlib.import_module("migrations.versions.0010_low_s_signatures")
+
+    def upgrade(sync_connection: Any) -> None:
+        with Operations.context(MigrationContext.configure(sync_connection)):
+            migration.upgrade()
+
+    await connection.run_sync(upgrade)
+    db.expire_all()
+    stored = await db.scalar(select(Extract.jws))
+    assert stored == token
+    assert (await verify(client, stored))["result"] == "valid"
