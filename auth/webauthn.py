@@ -115,6 +115,7 @@ class NewCredential:
 @dataclass(frozen=True, slots=True)
 class Assertion:
     new_sign_count: int
+    backup_eligible: bool
     backed_up: bool
 
 
@@ -344,8 +345,10 @@ def verify_assertion(
     origin: str,
     public_key: bytes,
     sign_count: int,
-    backup_eligible: bool,
+    backup_eligible: bool | None,
 ) -> Assertion:
+    """Verify a login response. `backup_eligible` is the BE stored with the credential; None
+    only for a record made before BE was kept (staff passkeys): the caller stores it then."""
     try:
         verified = verify_authentication_response(
             credential=parsed.credential,
@@ -361,10 +364,13 @@ def verify_assertion(
     _check_not_embedded(parsed.client_data)
     # §7.2 step 19: backup eligibility is fixed when a credential is created; a change means
     # another authenticator answered, or the authenticator data was tampered with.
-    if bool(parsed.authenticator_data.flags.be) != backup_eligible:
+    eligible = bool(parsed.authenticator_data.flags.be)
+    if backup_eligible is not None and eligible != backup_eligible:
         raise _refused("backup_eligibility_changed")
     return Assertion(
-        new_sign_count=verified.new_sign_count, backed_up=verified.credential_backed_up
+        new_sign_count=verified.new_sign_count,
+        backup_eligible=eligible,
+        backed_up=verified.credential_backed_up,
     )
 
 

@@ -1,18 +1,21 @@
 """Staff passkeys: enrolment through a one-time invite link, and usernameless sign-in.
 
 The same rules as persons' ceremonies (auth/ceremonies.py), in the staff realm: RP ID and
-origin come from STAFF_ORIGIN (WebAuthn §7.1 steps 9 and 13, §7.2 steps 13 and 15), user
-verification is required (§7.1 step 15, §7.2 step 17), challenges are bound to the browser
+origin come from STAFF_ORIGIN (WebAuthn L3 §7.1 steps 9 and 14, §7.2 steps 12 and 15), user
+verification is required (§7.1 step 16, §7.2 step 17), challenges are bound to the browser
 that asked, expire after five minutes and are deleted on first use, success or failure
-(§13.4.3: py_webauthn does not track them).
+(§13.4.3: py_webauthn does not track them). The checks py_webauthn leaves to its caller are
+in auth.webauthn and below (README, "What the server checks, step by step").
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +38,7 @@ from staff.models import (
 )
 from staff.sessions import IssuedStaffSession
 
+T = TypeVar("T")
 CHALLENGE_TTL = timedelta(minutes=5)
 # Staff are few and sit behind DUO's addresses: tight limits cost nobody anything.
 LOGIN_OPTIONS_PER_IP = Limit("staff-login-options-ip", 120, 60)
@@ -141,16 +145,34 @@ async def start_enrolment(
     return Started(options_json=options.json, binding=binding)
 
 
+async def _parse(
+    db: AsyncSession, parse: Callable[[Any], T], payload: Any, *, meta: RequestMeta, action: str
+) -> T:
+    """Read the browser's response strictly; a malformed one is refused and audited."""
+    try:
+        return parse(payload)
+    except AuthError as exc:
+        await audit.record(
+            db,
+            staff=None,
+            action=action,
+            outcome="failure",
+            reason=exc.reason,
+            meta=meta,
+            details=exc.details or None,
+        )
+        raise
+
+
 async def _take_challenge(
     db: AsyncSession,
     *,
-    client_data_json: bytes,
+    challenge: bytes,
     binding: str | None,
     purpose: StaffCeremony,
     meta: RequestMeta,
     action: str,
-) -> tuple[StaffChallenge, bytes]:
-    challenge = wa.challenge_of(client_data_json)
+) -> StaffChallenge:
     row = await db.scalar(
         select(StaffChallenge).where(
             StaffChallenge.challenge_hash == codes.token_digest(challenge.hex())
@@ -175,7 +197,7 @@ async def _take_challenge(
             db, staff=None, action=action, outcome="failure", reason=reason, meta=meta
         )
         raise AuthError("CHALLENGE_INVALID", CEREMONY_FAILED, reason=reason or "invalid")
-    return row, challenge
+    return row
 
 
 async def finish_enrolment(
@@ -188,10 +210,11 @@ async def finish_enrolment(
     meta: RequestMeta,
 ) -> SignedIn:
     """Register the member's passkey, spend the invite, sign the member in."""
-    credential = wa.parse_registration(payload)
-    pending, challenge = await _take_challenge(
+    parsed = await _parse(db, wa.parse_registration, payload, meta=meta, action="staff.enrol")
+    challenge = parsed.client_data.challenge
+    pending = await _take_challenge(
         db,
-        client_data_json=credential.response.client_data_json,
+        challenge=challenge,
         binding=binding,
         purpose=StaffCeremony.ENROL,
         meta=meta,
@@ -216,7 +239,7 @@ async def finish_enrolment(
         raise await fail("INVITE_INVALID", INVITE_INVALID, "unknown_invite")
     try:
         new = wa.verify_registration(
-            credential,
+            parsed,
             challenge=challenge,
             rp_id=settings.staff_rp_id,
             origin=settings.staff_public_origin,
@@ -253,6 +276,7 @@ async def finish_enrolment(
         sign_count=new.sign_count,
         aaguid=new.aaguid,
         name=passkey_name(new.aaguid, meta.user_agent),
+        backup_eligible=new.backup_eligible,
         backed_up=new.backed_up,
         created_at=now,
     )
@@ -301,10 +325,12 @@ async def finish_login(
     meta: RequestMeta,
 ) -> SignedIn:
     await ratelimit.enforce(limiter, LOGIN_PER_IP, meta.ip_address or "-")
-    credential = wa.parse_authentication(payload)
-    _, challenge = await _take_challenge(
+    parsed = await _parse(db, wa.parse_authentication, payload, meta=meta, action="staff.login")
+    credential = parsed.credential
+    challenge = parsed.client_data.challenge
+    await _take_challenge(
         db,
-        client_data_json=credential.response.client_data_json,
+        challenge=challenge,
         binding=binding,
         purpose=StaffCeremony.LOGIN,
         meta=meta,
@@ -334,26 +360,34 @@ async def finish_login(
     if member.deactivated_at is not None:
         raise await fail("PASSKEY_UNKNOWN", PASSKEY_UNKNOWN, "deactivated")
     given_handle = credential.response.user_handle
-    if given_handle is not None and given_handle != member.user_handle:
-        # §7.2 step 6: the user handle must belong to the credential's owner.
+    # §7.2 step 6: usernameless, so the response must name a user handle, the owner's.
+    if not given_handle:
         raise await fail(
-            "VERIFICATION_FAILED", "Your passkey could not be verified.", "user_handle"
+            "VERIFICATION_FAILED", "Your passkey could not be verified.", "user_handle_missing"
+        )
+    if not secrets.compare_digest(given_handle, member.user_handle):
+        raise await fail(
+            "VERIFICATION_FAILED", "Your passkey could not be verified.", "user_handle_mismatch"
         )
     try:
         assertion = wa.verify_assertion(
-            credential,
+            parsed,
             challenge=challenge,
             rp_id=settings.staff_rp_id,
             origin=settings.staff_public_origin,
             public_key=passkey.public_key,
             sign_count=passkey.sign_count,
+            backup_eligible=passkey.backup_eligible,
         )
     except AuthError as exc:
         reason = "sign_count_regression" if exc.reason == "sign_count" else exc.reason
         raise await fail(exc.code, exc.message, reason) from exc
     now = utcnow()
+    # §7.2 step 24, after every check; BE only where it was never recorded (migration 0008).
     passkey.sign_count = assertion.new_sign_count
     passkey.backed_up = assertion.backed_up
+    if passkey.backup_eligible is None:
+        passkey.backup_eligible = assertion.backup_eligible
     passkey.last_used_at = now
     session = await sessions.create_session(
         db,

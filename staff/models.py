@@ -71,6 +71,9 @@ class StaffPasskey(Base):
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
     aaguid: Mapped[str] = mapped_column(String(36))
     name: Mapped[str] = mapped_column(String(64))
+    # WebAuthn §6.1 flags: BE fixed at creation (compared at every sign-in, §7.2 step 19; NULL
+    # for passkeys enrolled before it was kept: taken from their next sign-in), BS current.
+    backup_eligible: Mapped[bool | None] = mapped_column(Boolean)
     backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

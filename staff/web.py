@@ -26,6 +26,7 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.clientip import client_ip
 from api.database import begin_write
 from api.errors import DomainError
 from api.settings import Settings
@@ -99,7 +100,7 @@ def settings_of(request: ASGIConnection[Any, Any, Any, Any]) -> Settings:
 
 def meta(request: ASGIConnection[Any, Any, Any, Any]) -> RequestMeta:
     return RequestMeta(
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
 

@@ -247,7 +247,7 @@ async def test_form_receipts_share_the_rules() -> None:
 async def test_stored_signatures_are_rewritten_to_their_low_s_twin(
     client: httpx.AsyncClient, db: AsyncSession, connection: Any
 ) -> None:
-    """Migration 0010: extracts signed before (about half in the high-S form) keep verifying."""
+    """Migration 0007: extracts signed before (about half in the high-S form) keep verifying."""
     import importlib
 
     from alembic.migration import MigrationContext
@@ -262,7 +262,7 @@ async def test_stored_signatures_are_rewritten_to_their_low_s_twin(
     await db.commit()
     assert (await verify(client, twin))["result"] == "tampered"
 
-    migration = importlib.import_module("migrations.versions.0010_low_s_signatures")
+    migration = importlib.import_module("migrations.versions.0007_low_s_signatures")
 
     def upgrade(sync_connection: Any) -> None:
         with Operations.context(MigrationContext.configure(sync_connection)):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from staff import sessions
 from staff.models import Role, StaffSession
-from tests.staff.support import STAFF_COOKIE, enrol, events, invite, login
+from tests.staff.support import ORIGIN, STAFF_COOKIE, enrol, events, invite, login
 from tests.webauthn_soft import SoftAuthenticator
 
 
@@ -136,3 +138,73 @@ async def test_sessions_end_after_15_idle_minutes_and_10_hours(db: AsyncSession)
         assert await sessions.resolve_session(db, token=busy.token, now=moment)
     assert not await sessions.resolve_session(db, token=busy.token, now=start + timedelta(hours=10))
     assert await db.get(StaffSession, busy.session.id) is None
+
+
+async def _enrolled(client: httpx.AsyncClient, db: AsyncSession, **kind: bool) -> SoftAuthenticator:
+    _, token = await invite(db)
+    authenticator = SoftAuthenticator(counter_step=1, **kind)
+    assert (await enrol(client, authenticator, token)).status_code == 200
+    client.cookies.clear()
+    return authenticator
+
+
+@pytest.mark.parametrize(
+    ("knobs", "code", "reason"),
+    [
+        ({"user_handle": None}, "VERIFICATION_FAILED", "user_handle_missing"),
+        ({"user_handle": b"someone else"}, "VERIFICATION_FAILED", "user_handle_mismatch"),
+        ({"backup_eligible": True}, "VERIFICATION_FAILED", "backup_eligibility_changed"),
+        ({"client_data": {"crossOrigin": True}}, "VERIFICATION_FAILED", "cross_origin"),
+        ({"client_data": {"topOrigin": "https://x.example"}}, "VERIFICATION_FAILED", "top_origin"),
+    ],
+)
+async def test_staff_sign_in_keeps_the_webauthn_rules_the_library_leaves_to_us(
+    client: httpx.AsyncClient, db: AsyncSession, knobs: dict[str, Any], code: str, reason: str
+) -> None:
+    """The staff realm shares auth.webauthn: WebAuthn L3 §7.2 steps 6, 13-14 and 19."""
+    authenticator = await _enrolled(client, db)
+
+    answer = await login(client, authenticator, **knobs)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == code
+    assert (await events(db, "staff.login"))[-1].reason == reason
+    assert (await client.get("/staff/")).status_code == 401
+    assert (await login(client, authenticator)).status_code == 200  # the real one still works
+
+
+async def test_malformed_staff_responses_are_refused_and_audited(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    authenticator = await _enrolled(client, db)
+    started = await client.post("/staff/auth/login/options", json={})
+    assertion = authenticator.get(started.json()["publicKey"], origin=ORIGIN)
+    padded = {**assertion, "response": {**assertion["response"]}}
+    padded["response"]["signature"] += "=="
+
+    answer = await client.post("/staff/auth/login", json=padded)
+
+    assert answer.json()["errors"][0]["extensions"]["code"] == "MALFORMED_CREDENTIAL"
+    failure = (await events(db, "staff.login"))[-1]
+    assert (failure.reason, failure.details) == ("malformed_base64url", {"field": "signature"})
+
+
+async def test_backup_eligibility_is_recorded_for_passkeys_enrolled_before_it_was_kept(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """Migration 0008 leaves BE unknown (NULL) for earlier passkeys: the next sign-in sets it,
+    and from then on a change is refused."""
+    from sqlalchemy import select, update
+
+    from staff.models import StaffPasskey
+
+    authenticator = await _enrolled(client, db, backup_eligible=True, backed_up=True)
+    await db.execute(update(StaffPasskey).values(backup_eligible=None))
+    await db.commit()
+
+    assert (await login(client, authenticator)).status_code == 200
+    db.expire_all()
+    assert await db.scalar(select(StaffPasskey.backup_eligible)) is True
+    client.cookies.clear()
+    refused = await login(client, authenticator, backup_eligible=False, backed_up=False)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "VERIFICATION_FAILED"
