@@ -122,6 +122,7 @@ COMMANDS = [
     ["housekeeping"],
     ["push", "vapid-keys"],
     ["push", "stats"],
+    ["staff", "invite", "--name", "Anna", "--role", "admin"],
     ["export-schema"],
 ]
 
