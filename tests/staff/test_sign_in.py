@@ -140,9 +140,11 @@ async def test_sessions_end_after_15_idle_minutes_and_10_hours(db: AsyncSession)
     assert await db.get(StaffSession, busy.session.id) is None
 
 
-async def _enrolled(client: httpx.AsyncClient, db: AsyncSession, **kind: bool) -> SoftAuthenticator:
+async def _enrolled(
+    client: httpx.AsyncClient, db: AsyncSession, *, synced: bool = False
+) -> SoftAuthenticator:
     _, token = await invite(db)
-    authenticator = SoftAuthenticator(counter_step=1, **kind)
+    authenticator = SoftAuthenticator(counter_step=1, backup_eligible=synced, backed_up=synced)
     assert (await enrol(client, authenticator, token)).status_code == 200
     client.cookies.clear()
     return authenticator
@@ -198,7 +200,7 @@ async def test_backup_eligibility_is_recorded_for_passkeys_enrolled_before_it_wa
 
     from staff.models import StaffPasskey
 
-    authenticator = await _enrolled(client, db, backup_eligible=True, backed_up=True)
+    authenticator = await _enrolled(client, db, synced=True)
     await db.execute(update(StaffPasskey).values(backup_eligible=None))
     await db.commit()
 
