@@ -383,7 +383,7 @@ async def finish_login(
         reason = "sign_count_regression" if exc.reason == "sign_count" else exc.reason
         raise await fail(exc.code, exc.message, reason) from exc
     now = utcnow()
-    # §7.2 step 24, after every check; BE only where it was never recorded (migration 0008).
+    # §7.2 step 24, after every check; BE only where it was never recorded (migration 0009).
     passkey.sign_count = assertion.new_sign_count
     passkey.backed_up = assertion.backed_up
     if passkey.backup_eligible is None:

@@ -262,7 +262,7 @@ async def test_stored_signatures_are_rewritten_to_their_low_s_twin(
     await db.commit()
     assert (await verify(client, twin))["result"] == "tampered"
 
-    migration = importlib.import_module("migrations.versions.0007_low_s_signatures")
+    migration = importlib.import_module("migrations.versions.0008_low_s_signatures")
 
     def upgrade(sync_connection: Any) -> None:
         with Operations.context(MigrationContext.configure(sync_connection)):

@@ -194,7 +194,7 @@ async def test_malformed_staff_responses_are_refused_and_audited(
 async def test_backup_eligibility_is_recorded_for_passkeys_enrolled_before_it_was_kept(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
-    """Migration 0008 leaves BE unknown (NULL) for earlier passkeys: the next sign-in sets it,
+    """Migration 0009 leaves BE unknown (NULL) for earlier passkeys: the next sign-in sets it,
     and from then on a change is refused."""
     from sqlalchemy import select, update
 

@@ -1,7 +1,7 @@
 """stored signatures in their one form: the low-S twin of every ES256 signature
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05 09:00:00.000000
 
 Verifiers now accept only the low-S form of an ES256 signature (api/es256.py: the twin
@@ -18,8 +18,8 @@ from alembic import op
 
 from api.es256 import low_s
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """staff passkeys keep their backup eligibility (WebAuthn §7.2 step 19)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05 10:00:00.000000
 
 BE is fixed when a credential is created and compared at every sign-in. Staff passkeys enrolled
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
