@@ -159,3 +159,33 @@ def verify_receipt(
     if issuer is not None and payload.get("iss") != issuer:
         raise ReceiptInvalid("not a receipt of this issuer (iss)")
     return payload
+
+
+def check_receipt(
+    token: str,
+    jwks: dict[str, Any],
+    *,
+    submission_id: str,
+    content_digest: str,
+    attachments: list[dict[str, Any]],
+) -> list[str]:
+    """What is wrong with a stored submission's receipt, if anything (empty: it holds).
+
+    The signature must verify with the issuer's keys, and the signed payload must name this
+    submission, this content's SHA-256 and these attachments' hashes: a receipt for other
+    content, or content changed after it was signed, shows here.
+    """
+    try:
+        payload = verify_receipt(token, jwks)
+    except ReceiptInvalid as exc:
+        return [str(exc)]
+    problems = []
+    if payload.get("submissionId") != submission_id:
+        problems.append("the receipt names another submission")
+    if (payload.get("content") or {}).get("sha256") != content_digest:
+        problems.append("the content differs from what the receipt signed")
+    signed = {(a.get("id"), a.get("sha256")) for a in payload.get("attachments") or []}
+    stored = {(a.get("id"), a.get("sha256")) for a in attachments}
+    if signed != stored:
+        problems.append("the attachments differ from what the receipt signed")
+    return problems

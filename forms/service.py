@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -385,3 +385,63 @@ async def attachments_of(
             if row.submission_id is not None:
                 found[row.submission_id].append(row)
     return found
+
+
+# --- DUO's side (staff/): the queue of received submissions --------------------------------
+
+
+async def list_received(
+    db: AsyncSession,
+    *,
+    form_id: str | None,
+    received_before: datetime | None,
+    first: int,
+    after: str | None,
+) -> Page[FormSubmission]:
+    """Submissions waiting for a decision, oldest first (any person: for DUO staff only)."""
+    stmt = select(FormSubmission).where(FormSubmission.status == SubmissionStatus.RECEIVED)
+    if form_id:
+        stmt = stmt.where(FormSubmission.form_id == form_id)
+    if received_before is not None:
+        stmt = stmt.where(FormSubmission.received_at < received_before)
+    return await paginate(
+        db,
+        stmt,
+        order_column=FormSubmission.received_at,
+        id_column=FormSubmission.id,
+        first=first,
+        after=after,
+        descending=False,
+    )
+
+
+async def count_received(db: AsyncSession) -> dict[str, tuple[int, datetime]]:
+    """Per form: how many submissions wait, and since when the oldest does."""
+    rows = await db.execute(
+        select(FormSubmission.form_id, func.count(), func.min(FormSubmission.received_at))
+        .where(FormSubmission.status == SubmissionStatus.RECEIVED)
+        .group_by(FormSubmission.form_id)
+    )
+    return {form_id: (int(count), oldest) for form_id, count, oldest in rows}
+
+
+async def find_submission(db: AsyncSession, client_id: uuid.UUID) -> FormSubmission:
+    """Any person's submission by its id (for DUO staff); NotFound otherwise."""
+    row = await db.scalar(select(FormSubmission).where(FormSubmission.client_id == client_id))
+    if row is None:
+        raise NotFound("No such submission.", field="id")
+    return row
+
+
+async def submission_attachment(
+    db: AsyncSession, submission_id: uuid.UUID, attachment_id: uuid.UUID
+) -> FormAttachment:
+    """An attachment that belongs to this submission; NotFound otherwise."""
+    row = await db.scalar(
+        select(FormAttachment).where(
+            FormAttachment.id == attachment_id, FormAttachment.submission_id == submission_id
+        )
+    )
+    if row is None:
+        raise NotFound("No such attachment.", field="attachmentId")
+    return row

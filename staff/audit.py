@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.database import utcnow
 from auth import audit
 from auth.audit import RequestMeta
 from auth.models import AuditEvent
@@ -120,4 +123,34 @@ async def record_view(
         role=role,
         person_id=person_id,
         details={**purpose.as_details(), "viewed": what},
+    )
+
+
+VIEW_TTL = timedelta(minutes=30)
+
+
+async def view_grant(
+    db: AsyncSession,
+    view_id: uuid.UUID | None,
+    *,
+    staff: StaffPrincipal,
+    person_id: uuid.UUID,
+    now: datetime | None = None,
+) -> AuditEvent | None:
+    """The logged view that lets this member see this person's data now, if still fresh.
+
+    A page of a person's data is shown only under a view the member opened with a purpose
+    (and which the person sees); it lasts VIEW_TTL, then the member opens it again.
+    """
+    if view_id is None:
+        return None
+    now = now or utcnow()
+    return await db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.id == view_id,
+            AuditEvent.action == VIEW_PERSON,
+            AuditEvent.staff_id == staff.staff_id,
+            AuditEvent.person_id == person_id,
+            AuditEvent.occurred_at > now - VIEW_TTL,
+        )
     )

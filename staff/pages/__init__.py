@@ -15,7 +15,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 from api.errors import DomainError
-from staff.pages import admin, core
+from staff.pages import admin, core, forms
 from staff.routes import StaffAuthController
 from staff.web import (
     StaffAuthRequired,
@@ -32,7 +32,12 @@ def staff_router(extra: Sequence[Any] = ()) -> Router:
     """Every staff page under /staff, with the staff error pages (401, 403, 404)."""
     return Router(
         path="/staff",
-        route_handlers=[*core.route_handlers, *admin.route_handlers, *extra],
+        route_handlers=[
+            *core.route_handlers,
+            *forms.route_handlers,
+            *admin.route_handlers,
+            *extra,
+        ],
         exception_handlers={
             StaffAuthRequired: auth_required_page,
             StaffForbidden: forbidden_page,
