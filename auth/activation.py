@@ -38,8 +38,13 @@ async def issue_code(
     issued_by: str,
     validity: timedelta = DEFAULT_VALIDITY,
     meta: RequestMeta | None = None,
+    staff_id: uuid.UUID | None = None,
+    staff_role: str | None = None,
 ) -> IssuedCode:
-    """Issue a new code for a person; earlier unused codes stop working."""
+    """Issue a new code for a person; earlier unused codes stop working.
+
+    From the staff UI, `staff_id` and `staff_role` name the member and the role it was done in.
+    """
     person = await db.scalar(select(Person).where(Person.customer_number == customer_number))
     if person is None:
         raise NotFound("No person with this customer number.", field="customerNumber")
@@ -69,7 +74,12 @@ async def issue_code(
         meta=meta or RequestMeta(),
         person_id=person.id,
         actor=issued_by,
-        details={"activation_code_id": str(row.id), "expires_at": row.expires_at.isoformat()},
+        staff_id=staff_id,
+        details={
+            "activation_code_id": str(row.id),
+            "expires_at": row.expires_at.isoformat(),
+            **({"staffRole": staff_role} if staff_role else {}),
+        },
     )
     return IssuedCode(code=code, person=person, expires_at=row.expires_at)
 

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from api.errors import InvalidInput, NotFound
 from auth import audit, codes, notices, recovery, sessions
 from auth.audit import RequestMeta
-from auth.models import DeviceLink, Passkey, WebSession
+from auth.models import ActivationCode, DeviceLink, Passkey, RecoveryKey, WebSession
 from auth.names import clean_name
 
 DEVICE_LINK_TTL = timedelta(minutes=10)
@@ -164,3 +164,68 @@ async def sign_out_everywhere(db: AsyncSession, person_id: uuid.UUID, *, meta: R
         details={"sessions_ended": ended},
     )
     return ended
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRevoked:
+    passkeys: int
+    sessions: int
+
+
+async def revoke_all_access(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    reason: str,
+    staff_id: uuid.UUID,
+    staff_role: str,
+    meta: RequestMeta,
+) -> AccessRevoked:
+    """DUO staff, on a suspected takeover: every passkey, recovery key, unused activation code
+    and device link stops working, and every session ends. The person gets back in with a new
+    activation code; the inbox and the audit trail tell them what happened and why."""
+    now = utcnow()
+    passkeys = await db.execute(
+        update(Passkey)
+        .where(Passkey.person_id == person_id, Passkey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await db.execute(
+        update(RecoveryKey)
+        .where(RecoveryKey.person_id == person_id, RecoveryKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await db.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.person_id == person_id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    await db.execute(
+        update(DeviceLink)
+        .where(DeviceLink.person_id == person_id, DeviceLink.used_at.is_(None))
+        .values(used_at=now)
+    )
+    ended = await sessions.end_all_sessions(db, person_id=person_id)
+    revoked = AccessRevoked(passkeys=int(getattr(passkeys, "rowcount", 0) or 0), sessions=ended)
+    await audit.record(
+        db,
+        action="staff.revoke_access",
+        outcome="success",
+        meta=meta,
+        person_id=person_id,
+        actor=f"staff:{staff_id}",
+        staff_id=staff_id,
+        reason="suspected_takeover",
+        details={
+            "staffRole": staff_role,
+            "staffReason": reason,
+            "passkeysRevoked": revoked.passkeys,
+            "sessionsEnded": revoked.sessions,
+        },
+    )
+    await notices.announce(db, person_id, "access.revoked", reason=reason)
+    return revoked

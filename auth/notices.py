@@ -46,6 +46,19 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Neem dan direct contact op met DUO.",
         ),
     },
+    "access.revoked": {
+        "en": (
+            "DUO removed your passkeys",
+            "DUO staff removed every passkey and recovery key of your account and signed you out "
+            "everywhere. Reason: {reason}\n\nTo sign in again, ask DUO for a new activation code.",
+        ),
+        "nl": (
+            "DUO heeft je passkeys verwijderd",
+            "Een DUO-medewerker heeft alle passkeys en herstelsleutels van je account verwijderd "
+            "en je overal afgemeld. Reden: {reason}\n\nVraag DUO om een nieuwe activeringscode "
+            "om weer in te loggen.",
+        ),
+    },
     "recovery.renewed": {
         "en": (
             "You have a new recovery key",

@@ -65,17 +65,46 @@ class SecurityEvent:
     purpose: str | None = strawberry.field(
         description="How a passkey was added: activation, add, device_link or recovery."
     )
+    by_staff: bool = strawberry.field(
+        description="Done by DUO staff (then ipAddress and userAgent are not given)."
+    )
+    staff_role: str | None = strawberry.field(
+        description="The DUO staff role it was done in: helpdesk, forms, credentials, auditor "
+        "or admin (never who)."
+    )
+    staff_purpose: str | None = strawberry.field(
+        description="Why DUO staff opened the record: submission, activation_request or other."
+    )
+    staff_reference: str | None = strawberry.field(
+        description="The item DUO staff handled (a submission's or request's id)."
+    )
+    staff_reason: str | None = strawberry.field(
+        description="The reason DUO staff gave, as written (a free-text purpose, a revocation)."
+    )
 
     @classmethod
     def from_model(cls, event: models.AuditEvent) -> SecurityEvent:
+        details = event.details
+        by_staff = event.actor.startswith("staff")
+
+        def text(key: str) -> str | None:
+            value = details.get(key)
+            return str(value) if value is not None else None
+
         return cls(
             id=strawberry.ID(str(event.id)),
             occurred_at=event.occurred_at,
             action=event.action,
             outcome=event.outcome,
-            ip_address=event.ip_address,
-            user_agent=event.user_agent,
-            purpose=str(event.details["purpose"]) if "purpose" in event.details else None,
+            # Where DUO staff work from is not the person's business (nor anyone's outside).
+            ip_address=None if by_staff else event.ip_address,
+            user_agent=None if by_staff else event.user_agent,
+            purpose=text("purpose"),
+            by_staff=by_staff,
+            staff_role=text("staffRole") if by_staff else None,
+            staff_purpose=text("purposeKind") if by_staff else None,
+            staff_reference=text("purposeReference") if by_staff else None,
+            staff_reason=(text("purposeReason") or text("staffReason")) if by_staff else None,
         )
 
 

@@ -1,12 +1,14 @@
-"""Reading and updating a person's own records. Every function is scoped by person_id."""
+"""Reading and updating a person's own records. Every function is scoped by person_id, except
+the DUO staff lookups at the end (find_persons, find_person), which the staff UI guards."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -113,4 +115,37 @@ async def update_preferences(
     if time_zone is not None:
         person.time_zone = time_zone
     await db.flush()
+    return person
+
+
+async def find_persons(
+    db: AsyncSession,
+    *,
+    customer_number: str | None = None,
+    family_name: str | None = None,
+    date_of_birth: date | None = None,
+    limit: int = 20,
+) -> Sequence[Person]:
+    """DUO staff's lookup: by exact customer number, or by family name and date of birth.
+
+    Exact matches only (case-insensitive name): a search is for finding the person one is
+    helping, not for browsing the register.
+    """
+    if customer_number:
+        stmt = select(Person).where(Person.customer_number == customer_number.strip().upper())
+    elif family_name and date_of_birth:
+        stmt = select(Person).where(
+            func.lower(Person.family_name) == family_name.strip().lower(),
+            Person.date_of_birth == date_of_birth,
+        )
+    else:
+        return []
+    return (await db.scalars(stmt.order_by(Person.customer_number).limit(limit))).all()
+
+
+async def find_person(db: AsyncSession, person_id: uuid.UUID) -> Person:
+    """Any person by id (for DUO staff); NotFound, unlike get_person's signed-in view."""
+    person = await db.get(Person, person_id)
+    if person is None:
+        raise NotFound("No such person.", field="id")
     return person

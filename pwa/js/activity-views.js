@@ -111,7 +111,7 @@ export function eventsSection(events) {
               h(
                 "p",
                 { class: "item-title" },
-                has(`event.${event.action}`) ? t(`event.${event.action}`) : event.action,
+                eventTitle(event),
                 event.outcome === "success"
                   ? null
                   : [" ", h("span", { class: "tag tag-failed" }, t("security.failed"))],
@@ -122,9 +122,33 @@ export function eventsSection(events) {
                 moment(event.occurredAt),
                 event.userAgent ? ` · ${deviceName(event.userAgent)}` : null,
                 event.ipAddress ? ` · ${t("security.ip", { ip: event.ipAddress })}` : null,
+                staffReason(event),
               ),
             ),
           ),
         ),
   );
+}
+
+/** "DUO staff (helpdesk) viewed your record": what was done, and in which DUO role (never who). */
+function eventTitle(event) {
+  const key = `event.${event.action}`;
+  if (!has(key)) return event.action;
+  if (!event.byStaff) return t(key);
+  const role = event.staffRole && has(`staffRole.${event.staffRole}`) ? t(`staffRole.${event.staffRole}`) : null;
+  return t(key, { role: role ?? t("staffRole.unknown") });
+}
+
+/** " — reason: …": the purpose DUO staff gave when they opened the record or acted on it. */
+function staffReason(event) {
+  if (!event.byStaff) return null;
+  let reason = null;
+  if (event.staffPurpose === "submission") {
+    reason = t("event.purpose.submission", { ref: (event.staffReference ?? "").slice(0, 8) });
+  } else if (event.staffPurpose === "activation_request") {
+    reason = t("event.purpose.activation_request");
+  } else if (event.staffReason) {
+    reason = event.staffReason;
+  }
+  return reason ? ` — ${t("event.reason", { reason })}` : null;
 }

@@ -19,7 +19,7 @@ export const OPERATIONS = Object.freeze({
   RenewRecoveryKey: "b8b33b42873e44c12888b1eda9b3ba64171e5bd7a1344e29b82f47258716ca4e",
   RevokePasskey: "971d9f1fae4982eedbbb9d4453f672d5db748f0ea6e2981b15b1b43233d65833",
   RevokeShareLink: "9ecfdc48e775e44af3a014f2d87dd480830f8f5da0b35625ec089164d77e6e15",
-  Security: "f2d4211dce18a52926591a876de649c2bf07fb9492eb7b92e0daceea79b72e22",
+  Security: "9ae70bef4368e3b354e03bf600be9c20a7d6d27f3bc5f3bcf3eb1aa8d56b7bbe",
   SendTestPush: "cc596f504eb2d07df549ecb8bd95b51aa58535ba2143f0415829f700a0ebd365",
   SignOut: "589063ee1eb2d095cc6bd122d7d224d89e1030c7372433b209201fdaef113cd2",
   SignOutEverywhere: "b5b355bece0e59a5b1dd6c529d23034698048c331ac62c4892b66d05865c47a8",
