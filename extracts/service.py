@@ -247,8 +247,14 @@ async def revoke_extract(
     actor: str,
     meta: RequestMeta,
     now: datetime | None = None,
+    staff_id: uuid.UUID | None = None,
+    staff_role: str | None = None,
 ) -> Extract:
-    """Revoke (staff): flips its status-list bit for good, recorded in the audit trail."""
+    """Revoke (staff): flips its status-list bit for good, recorded in the audit trail.
+
+    From the staff UI, `staff_id` and `staff_role` name the member and the role it was done in
+    (the holder sees the role and the reason in their activity).
+    """
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Give a reason for the revocation.", field="reason")
@@ -266,8 +272,13 @@ async def revoke_extract(
         meta=meta,
         person_id=extract.person_id,
         actor=actor,
+        staff_id=staff_id,
         reason=reason[:64],
-        details={"extractId": str(extract.id), "statusIndex": extract.status_index},
+        details={
+            "extractId": str(extract.id),
+            "statusIndex": extract.status_index,
+            **({"staffRole": staff_role, "staffReason": reason[:500]} if staff_role else {}),
+        },
     )
     return extract
 
