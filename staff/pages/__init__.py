@@ -15,7 +15,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 from api.errors import DomainError
-from staff.pages import admin, core, extracts, forms, persons
+from staff.pages import admin, audit, core, extracts, forms, persons
 from staff.routes import StaffAuthController
 from staff.web import (
     StaffAuthRequired,
@@ -37,6 +37,7 @@ def staff_router(extra: Sequence[Any] = ()) -> Router:
             *persons.route_handlers,
             *forms.route_handlers,
             *extracts.route_handlers,
+            *audit.route_handlers,
             *admin.route_handlers,
             *extra,
         ],
