@@ -106,8 +106,8 @@ async def test_every_role_page_refuses_members_without_the_role_and_audits_it(
     guarded = [(m, p, required_role(h)) for m, p, h in staff_routes(app) if required_role(h)]
     assert {role for _, _, role in guarded} == set(Role)
     members = {}
-    for role in Role:
-        members[role] = await signed_in_member(db, httpx.AsyncClient(), frozenset(Role) - {role})
+    for each in Role:
+        members[each] = await signed_in_member(db, httpx.AsyncClient(), frozenset(Role) - {each})
 
     for method, path, role in guarded:
         assert role is not None
