@@ -3,7 +3,8 @@
 # - Chromium at /usr/bin/chromium for the browser tests in tests/e2e (driven by Playwright,
 #   which must never download browsers: no `playwright install` here or anywhere);
 # - the npm test helpers of package.json (the Web Push receiver `web-push-testing` for
-#   tests/notifications), installed with `npm ci` when node_modules is missing or stale.
+#   tests/notifications, axe-core for the accessibility checks in tests/e2e), installed with
+#   `npm ci` when node_modules is missing or stale.
 # Under CI=true a missing prerequisite is fatal; elsewhere the tests that need it skip, loudly.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,7 @@ fi
 # npm ci records what it installed in node_modules/.package-lock.json: missing, or older than
 # package-lock.json, means node_modules does not match the lock file.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json \
-  || ! -f node_modules/web-push-testing/package.json ]]; then
+  || ! -f node_modules/web-push-testing/package.json || ! -f node_modules/axe-core/axe.min.js ]]; then
   echo "installing the npm test helpers (npm ci)"
   log=$(mktemp)
   if ! command -v npm >/dev/null 2>&1 || ! npm ci --no-audit --no-fund >"$log" 2>&1; then

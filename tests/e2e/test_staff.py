@@ -1,17 +1,30 @@
 """DUO staff in Chromium with CDP virtual authenticators (issue #13).
 
-A staff member enrols through the one-time invite link and signs in with a passkey.
+A staff member enrols through the one-time invite link and signs in with a passkey; a form a
+person submitted with an attachment is opened, its attachment downloaded and the form
+rejected with a reason; the person's inbox shows the rejection and their activity the staff
+view. Every staff page is checked with axe-core (0 serious or critical violations).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import struct
+import uuid
+import zlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from api.database import create_engine, create_session_factory
+from api.persisted import OPERATIONS_DIR
+from api.settings import PROJECT_ROOT
 from auth.audit import RequestMeta
 from staff import accounts
 from staff.models import Role
@@ -19,6 +32,33 @@ from tests.e2e.authenticator import VirtualAuthenticator
 from tests.e2e.conftest import LiveServer, _in_thread, watch_for_problems
 
 pytestmark = pytest.mark.e2e
+
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_serious(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.1 AA).
+
+    Injected through DevTools' evaluate, which the page's CSP does not govern: the page itself
+    still loads no script but its own.
+    """
+    if not AXE.exists():
+        reason = f"{AXE} is missing: run `npm ci` (scripts/test-prereqs.sh does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    page.evaluate(AXE.read_text() + "\n;undefined")
+    results: dict[str, Any] = page.evaluate(
+        """axe.run(document, {
+             runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+             resultTypes: ["violations"],
+           })"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def invite_link(server: LiveServer, name: str, roles: set[Role]) -> str:
@@ -105,3 +145,214 @@ def test_a_used_invite_link_says_so(
         expect(second.get_by_role("status")).to_contain_text("not valid any more")
     finally:
         other.close()
+
+
+def _png(padding: int) -> bytes:
+    """A valid PNG (IHDR … IEND), what a phone's photo of a payslip is to the type check."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"tEXt", b"Comment\x00" + b"x" * padding)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def person_submits_income_statement(server: LiveServer, token: str, evidence: bytes) -> str:
+    """The person's app: a resumable upload, then the persisted SubmitForm operation."""
+    document = (OPERATIONS_DIR / "SubmitForm.graphql").read_text()
+    with httpx.Client(base_url=server.origin, cookies={server.cookie_name: token}) as app:
+        created = app.post(
+            "/forms/attachments",
+            json={
+                "filename": "payslip-2025.png",
+                "size": len(evidence),
+                "sha256": hashlib.sha256(evidence).hexdigest(),
+            },
+        )
+        assert created.status_code == 201, created.text
+        attachment = created.json()["id"]
+        sent = app.put(
+            f"/forms/attachments/{attachment}/chunks",
+            params={"offset": 0},
+            content=evidence,
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert sent.status_code == 200, sent.text
+        assert app.post(f"/forms/attachments/{attachment}/complete", json={}).status_code == 200
+        client_id = str(uuid.uuid4())
+        answer = app.post(
+            "/graphql",
+            json={
+                "extensions": {
+                    "persistedQuery": {
+                        "version": 1,
+                        "sha256Hash": hashlib.sha256(document.encode()).hexdigest(),
+                    }
+                },
+                "variables": {
+                    "input": {
+                        "clientId": client_id,
+                        "formId": "income-statement",
+                        "formVersion": 1,
+                        "content": {
+                            "year": 2025,
+                            "country": "ID",
+                            "incomeType": "employment",
+                            "income": 96000000,
+                            "currency": "IDR",
+                            "evidence": [attachment],
+                        },
+                    }
+                },
+            },
+        )
+        assert answer.json()["data"]["submitForm"]["status"] == "ACCEPTED", answer.text
+        return client_id
+
+
+def test_a_submitted_form_is_opened_downloaded_and_rejected_and_the_person_sees_it(
+    live_server: LiveServer,
+    desk: tuple[Page, VirtualAuthenticator],
+    browser: Browser,
+    tmp_path: Path,
+) -> None:
+    evidence = _png(2048)
+    client_id = person_submits_income_statement(
+        live_server, live_server.new_session_token(), evidence
+    )
+    page, _ = desk
+    page.goto(invite_link(live_server, "Hanna Kuipers", {Role.FORMS}))
+    page.get_by_role("button", name="Mijn passkey maken").click()
+    expect(page.get_by_text("Aangemeld als Hanna Kuipers")).to_be_visible()
+    assert axe_serious(page) == []
+
+    page.get_by_role("navigation", name="Onderdelen").get_by_role(
+        "link", name="Formulieren"
+    ).click()
+    expect(page.get_by_role("heading", name="Werkvoorraad formulieren")).to_be_visible()
+    assert "Lestari" not in page.content()  # the queue names no one
+    assert axe_serious(page) == []
+    row = page.get_by_role("row").filter(has_text=client_id[:8])
+    row.get_by_role("button", name="Openen").click()
+
+    expect(page.get_by_text("Ayu Lestari")).to_be_visible()
+    expect(page.get_by_text("Belangrijkste bron van inkomen")).to_be_visible()
+    expect(page.get_by_text("Loondienst")).to_be_visible()
+    expect(page.get_by_text("door DUO ondertekend, klopt met deze inhoud")).to_be_visible()
+    expect(page.get_by_text("U behandelt dit formulier tot")).to_be_visible()
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="Engels").click()
+    expect(page.get_by_text("Main source of income")).to_be_visible()
+
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="payslip-2025.png").click()
+    download = downloading.value
+    assert download.suggested_filename == "payslip-2025.png"
+    saved = tmp_path / "payslip.png"
+    download.save_as(saved)
+    assert saved.read_bytes() == evidence
+
+    page.get_by_role("button", name="Besluit opslaan").click()  # nothing chosen yet
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Kies verwerkt of afgewezen.")
+    expect(summary).to_be_focused()
+    assert axe_serious(page) == []
+    page.get_by_label("Afgewezen").check()
+    page.get_by_label("Reden (verplicht bij afwijzen; de persoon leest die)").fill(
+        "The payslip does not show the 2025 total. Please add your annual tax statement."
+    )
+    page.get_by_role("button", name="Besluit opslaan").click()
+    expect(page.get_by_role("status")).to_contain_text("Het formulier is afgewezen")
+
+    person = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    try:
+        person.add_cookies(
+            [
+                {
+                    "name": live_server.cookie_name,
+                    "value": live_server.new_session_token(),
+                    "domain": "localhost",
+                    "path": "/",
+                    "httpOnly": True,
+                    "sameSite": "Lax",
+                }
+            ]
+        )
+        phone = person.new_page()
+        problems = watch_for_problems(phone)
+        phone.goto(f"{live_server.origin}/")
+        inbox = phone.locator("#inbox")
+        expect(inbox).to_contain_text("Your form could not be processed")
+        phone.goto(f"{live_server.origin}/#/security")
+        events = phone.locator("#security-events")
+        expect(events).to_contain_text("DUO staff (forms team) viewed your record")
+        expect(events).to_contain_text(f"reason: your form (reference {client_id[:8]})")
+        expect(events).to_contain_text("DUO staff (forms team) downloaded an attachment")
+        expect(events).to_contain_text("DUO staff (forms team) decided on your form")
+        assert problems == [], problems
+    finally:
+        person.close()
+
+
+def test_every_staff_page_passes_axe_and_works_from_the_keyboard(
+    live_server: LiveServer, desk: tuple[Page, VirtualAuthenticator]
+) -> None:
+    page, _ = desk
+    origin = live_server.origin
+    page.goto(f"{origin}/staff/sign-in")
+    assert axe_serious(page) == []
+    link = invite_link(live_server, "Ilse Meijer", set(Role))
+    page.goto(link)
+    assert axe_serious(page) == []
+    page.get_by_role("button", name="Mijn passkey maken").click()
+    expect(page.get_by_text("Aangemeld als Ilse Meijer")).to_be_visible()
+
+    # Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Naar de inhoud")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    visited = []
+    for path in (
+        "/staff/",
+        "/staff/persons",
+        "/staff/persons?customer=DA0000001",
+        "/staff/persons?customer=",
+        "/staff/extracts",
+        "/staff/extracts?customer=DA0000001",
+        "/staff/audit",
+        "/staff/audit?since=nonsense",
+        "/staff/admin/staff",
+        "/staff/forms",
+    ):
+        page.goto(origin + path)
+        visited.append((path, axe_serious(page)))
+    assert [v for v in visited if v[1]] == []
+
+    # A person's record: the purpose form (with its error summary), then the record.
+    page.goto(f"{origin}/staff/persons?customer=DA0000001")
+    page.get_by_role("link", name="Dossier openen").click()
+    page.get_by_label("Reden", exact=True).fill("")
+    page.get_by_role("button", name="Dossier openen").click()
+    expect(page.get_by_role("alert")).to_contain_text("Geef aan waarom u dit dossier opent.")
+    assert axe_serious(page) == []
+    page.get_by_label("Reden", exact=True).fill("Phone call about a lost passkey")
+    page.get_by_role("button", name="Dossier openen").click()
+    expect(page.get_by_role("heading", name="Ayu Lestari DA0000001")).to_be_visible()
+    assert axe_serious(page) == []
+
+    # Staff accounts: the invite form with both errors, then a member's page.
+    page.goto(f"{origin}/staff/admin/staff")
+    page.get_by_role("button", name="Inschrijflink maken").click()
+    expect(page.get_by_role("alert")).to_contain_text("Vul de naam van de medewerker in.")
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="Beheren Ilse Meijer").click()
+    assert axe_serious(page) == []
