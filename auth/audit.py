@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -75,4 +76,62 @@ async def list_for_person(
         first=first,
         after=after,
         descending=True,
+    )
+
+
+async def search_events(
+    db: AsyncSession,
+    *,
+    person_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
+    action: str | None = None,
+    action_prefix: str | None = None,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    first: int,
+    after: str | None,
+) -> Page[AuditEvent]:
+    """The trail across everyone, newest first, narrowed by any of these (DUO's auditors)."""
+    stmt = select(AuditEvent)
+    if person_id is not None:
+        stmt = stmt.where(AuditEvent.person_id == person_id)
+    if staff_id is not None:
+        stmt = stmt.where(AuditEvent.staff_id == staff_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if action_prefix:
+        stmt = stmt.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    if since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < before)
+    return await paginate(
+        db,
+        stmt,
+        order_column=AuditEvent.occurred_at,
+        id_column=AuditEvent.id,
+        first=first,
+        after=after,
+        descending=True,
+    )
+
+
+async def find_event(
+    db: AsyncSession,
+    event_id: uuid.UUID,
+    *,
+    action: str,
+    staff_id: uuid.UUID,
+    person_id: uuid.UUID,
+    since: datetime,
+) -> AuditEvent | None:
+    """One event of this action, by this staff member about this person, not older than since."""
+    return await db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.id == event_id,
+            AuditEvent.action == action,
+            AuditEvent.staff_id == staff_id,
+            AuditEvent.person_id == person_id,
+            AuditEvent.occurred_at > since,
+        )
     )

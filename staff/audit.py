@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
@@ -144,13 +143,11 @@ async def view_grant(
     """
     if view_id is None:
         return None
-    now = now or utcnow()
-    return await db.scalar(
-        select(AuditEvent).where(
-            AuditEvent.id == view_id,
-            AuditEvent.action == VIEW_PERSON,
-            AuditEvent.staff_id == staff.staff_id,
-            AuditEvent.person_id == person_id,
-            AuditEvent.occurred_at > now - VIEW_TTL,
-        )
+    return await audit.find_event(
+        db,
+        view_id,
+        action=VIEW_PERSON,
+        staff_id=staff.staff_id,
+        person_id=person_id,
+        since=(now or utcnow()) - VIEW_TTL,
     )

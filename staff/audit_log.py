@@ -14,13 +14,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import NotFound
-from api.pagination import Page, paginate
+from api.pagination import Page
+from auth import audit as auth_audit
 from auth.audit import RequestMeta
 from auth.models import AuditEvent
 from records import service as records
@@ -102,33 +101,52 @@ async def _person_id(db: AsyncSession, given: str) -> uuid.UUID:
     return found[0].id
 
 
-async def _query(db: AsyncSession, filters: Filters) -> tuple[Select[Any], uuid.UUID | None]:
-    stmt = select(AuditEvent)
-    person_id = None
-    if filters.person:
-        person_id = await _person_id(db, filters.person.strip())
-        stmt = stmt.where(AuditEvent.person_id == person_id)
+@dataclass(frozen=True, slots=True)
+class _Query:
+    person_id: uuid.UUID | None
+    staff_id: uuid.UUID | None
+    action: str | None
+    action_prefix: str | None
+    since: datetime | None
+    before: datetime | None
+
+    async def page(self, db: AsyncSession, *, first: int, after: str | None) -> Page[AuditEvent]:
+        return await auth_audit.search_events(
+            db,
+            person_id=self.person_id,
+            staff_id=self.staff_id,
+            action=self.action,
+            action_prefix=self.action_prefix,
+            since=self.since,
+            before=self.before,
+            first=first,
+            after=after,
+        )
+
+
+async def _query(db: AsyncSession, filters: Filters) -> _Query:
+    """The filters as a query, each checked (a refusal names its field)."""
+    person_id = await _person_id(db, filters.person.strip()) if filters.person else None
+    staff_id = None
     if filters.staff_id:
         try:
-            stmt = stmt.where(AuditEvent.staff_id == uuid.UUID(filters.staff_id))
+            staff_id = uuid.UUID(filters.staff_id)
         except ValueError:
             raise invalid("error.auditStaff", field="staff") from None
     action = filters.action.strip()
-    if action.endswith(("*", ".")):
-        prefix = action.rstrip("*")
-        stmt = stmt.where(AuditEvent.action.startswith(prefix, autoescape=True))
-    elif action:
-        stmt = stmt.where(AuditEvent.action == action)
+    prefix = action.rstrip("*") if action.endswith(("*", ".")) else None
     since = _day(filters.since, "since") if filters.since else None
     until = _day(filters.until, "until") if filters.until else None
     if since and until and until < since:
         raise invalid("error.auditRange", field="until")
-    if since:
-        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(since, time(), UTC))
-    if until:
-        end = datetime.combine(until + timedelta(days=1), time(), UTC)
-        stmt = stmt.where(AuditEvent.occurred_at < end)
-    return stmt, person_id
+    return _Query(
+        person_id=person_id,
+        staff_id=staff_id,
+        action=None if prefix is not None else (action or None),
+        action_prefix=prefix,
+        since=datetime.combine(since, time(), UTC) if since else None,
+        before=datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,
+    )
 
 
 async def _log(
@@ -166,18 +184,11 @@ async def search(
     meta: RequestMeta,
 ) -> Results:
     """A page of matching events, newest first, with the staff members' names."""
-    stmt, person_id = await _query(db, filters)
+    query = await _query(db, filters)
+    person_id = query.person_id
     if person_id is not None:
         Purpose.other(reason)  # the reason is checked before anything is read
-    page = await paginate(
-        db,
-        stmt,
-        order_column=AuditEvent.occurred_at,
-        id_column=AuditEvent.id,
-        first=PAGE_SIZE,
-        after=after,
-        descending=True,
-    )
+    page = await query.page(db, first=PAGE_SIZE, after=after)
     members = await accounts.members_by_id(
         db, [e.staff_id for e in page.items if e.staff_id is not None]
     )
@@ -203,7 +214,7 @@ async def start_export(
     meta: RequestMeta,
 ) -> None:
     """Check the filters and log the export (and the view, for one person) before streaming."""
-    _, person_id = await _query(db, filters)
+    person_id = (await _query(db, filters)).person_id
     if person_id is not None:
         Purpose.other(reason)
     await _log(
@@ -256,16 +267,8 @@ async def export_csv(
     names: dict[uuid.UUID, str] = {}
     while sent < EXPORT_MAX_ROWS:
         async with factory() as db:
-            stmt, _ = await _query(db, filters)
-            page = await paginate(
-                db,
-                stmt,
-                order_column=AuditEvent.occurred_at,
-                id_column=AuditEvent.id,
-                first=EXPORT_BATCH,
-                after=after,
-                descending=True,
-            )
+            query = await _query(db, filters)
+            page = await query.page(db, first=EXPORT_BATCH, after=after)
             missing = [e.staff_id for e in page.items if e.staff_id and e.staff_id not in names]
             if missing:
                 found: dict[uuid.UUID, StaffMember] = await accounts.members_by_id(db, missing)
