@@ -19,6 +19,7 @@ from auth import sessions
 from forms.attachments import FileSystemStore
 from forms.uploads import expired_uploads
 from notifications.deliveries import purge_finished
+from staff import claims as staff_claims
 from staff import sessions as staff_sessions
 
 log = structlog.get_logger("api.housekeeping")
@@ -48,6 +49,7 @@ async def run(
             db, idle_timeout=settings.session_idle_timeout, now=now
         )
         expired_sessions += await staff_sessions.purge_expired(db, now=now)
+        await staff_claims.purge_expired(db, now=now)
         keys = await expired_uploads(db, now=now)
         deliveries = await purge_finished(db, before=now - DELIVERY_RETENTION)
         await db.commit()

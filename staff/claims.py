@@ -142,3 +142,9 @@ async def holders(
         )
     )
     return {r[0]: Holder(staff_id=r[1], name=r[2], until=r[3]) for r in rows}
+
+
+async def purge_expired(db: AsyncSession, *, now: datetime | None = None) -> int:
+    """Drop claims that ran out (housekeeping): an expired claim decides nothing."""
+    result = await db.execute(delete(StaffClaim).where(StaffClaim.expires_at <= (now or utcnow())))
+    return int(getattr(result, "rowcount", 0) or 0)

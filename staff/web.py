@@ -279,6 +279,7 @@ def page(
     found = maybe_principal(request)
     language = language_of(request)
     path = request.scope["path"]
+    query = request.scope.get("query_string", b"").decode("latin-1")
     return Template(
         template_name=template,
         context={
@@ -291,6 +292,8 @@ def page(
             "csrf": csrf_token(settings, found.session_id) if found else "",
             "nav": navigation(found, path),
             "path": path,
+            # The page as it is (a record's view id included), for the language switch.
+            "here": f"{path}?{query}" if query else path,
             **context,
         },
         status_code=status_code,

@@ -263,3 +263,14 @@ async def test_concurrent_claims_in_separate_transactions_give_one_holder(
                 )
             )
             await db.commit()
+
+
+async def test_housekeeping_drops_claims_that_ran_out(db: AsyncSession) -> None:
+    member = await signed_in_member(db, httpx.AsyncClient(), frozenset({Role.FORMS}))
+    old, live = uuid.uuid4(), uuid.uuid4()
+    then = utcnow() - claims.CLAIM_TTL - timedelta(minutes=1)
+    await claims.claim(db, kind=forms_queue.KIND, item_id=old, staff=principal(member), now=then)
+    await claims.claim(db, kind=forms_queue.KIND, item_id=live, staff=principal(member))
+
+    assert await claims.purge_expired(db) == 1
+    assert await claims.holder(db, kind=forms_queue.KIND, item_id=live) is not None

@@ -73,3 +73,13 @@ async def test_the_language_switch_only_returns_inside_the_staff_ui(
     for target in ("https://evil.example/", "//evil.example/staff/", "/graphql"):
         answer = await client.get("/staff/language", params={"to": "en", "next": target})
         assert answer.headers["location"] == "/staff/"
+
+
+async def test_the_language_switch_keeps_the_page_and_its_query(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    await signed_in_member(db, client, frozenset({Role.FORMS}))
+
+    page = await client.get("/staff/forms", params={"age": "7"})
+
+    assert 'href="/staff/language?to=en&amp;next=/staff/forms%3Fage%3D7"' in page.text
