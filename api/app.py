@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from access.routes import make_access_controller
 from api.database import create_engine, create_session_factory
 from api.gql_view import make_graphql_controller_class
 from api.http import ApiRequest, EdgeMiddleware, exception_handlers, live, ready
@@ -168,6 +169,7 @@ def create_app(
             *wallet_routes(),
             make_attachment_controller(settings),
             *staff_route_handlers(),
+            make_access_controller(settings),
             *service_worker_routes(PWA_DIR),
             pwa,
         ],

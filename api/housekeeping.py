@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from access import service as access_requests
 from api.database import utcnow
 from api.settings import Settings
 from auth import sessions
@@ -35,6 +36,7 @@ class Purged:
     sessions: int
     uploads: int
     deliveries: int = 0
+    access_drafts: int = 0
 
 
 async def run(
@@ -52,16 +54,25 @@ async def run(
         await staff_claims.purge_expired(db, now=now)
         keys = await expired_uploads(db, now=now)
         deliveries = await purge_finished(db, before=now - DELIVERY_RETENTION)
+        # Access requests never submitted, and identity documents kept past their time.
+        drafts, request_keys = await access_requests.purge(db, now=now)
+        keys = [*keys, *request_keys]
         await db.commit()
     # Files after the commit: a file without a row is harmless, a row without its file is not.
     store = FileSystemStore(settings.forms_attachment_dir)
     for key in keys:
         await store.delete(key)
-    purged = Purged(sessions=expired_sessions, uploads=len(keys), deliveries=deliveries)
+    purged = Purged(
+        sessions=expired_sessions,
+        uploads=len(keys),
+        deliveries=deliveries,
+        access_drafts=drafts,
+    )
     log.info(
         "housekeeping.done",
         sessions=purged.sessions,
         uploads=purged.uploads,
         deliveries=purged.deliveries,
+        access_drafts=purged.access_drafts,
     )
     return purged

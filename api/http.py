@@ -52,6 +52,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # `no-store`, once, here.
 DYNAMIC_PREFIXES = (
     "/graphql",
+    "/access/",
     "/auth/",
     "/forms/",
     "/extracts/",
@@ -98,7 +99,9 @@ class EdgeMiddleware:
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"cross-origin-opener-policy", b"same-origin"),
-            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+            # The app records the liveness video of an access request itself (access/); no
+            # other origin, frame or extension page of ours gets camera or microphone.
+            (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=()"),
             (b"x-frame-options", b"DENY"),
         ]
         if settings.secure_cookies:

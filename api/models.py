@@ -1,5 +1,6 @@
 """Imports every feature's models so that Base.metadata is complete (alembic, tests)."""
 
+from access import models as access_models
 from api.database import Base
 from auth import models as auth_models
 from extracts import models as extract_models
@@ -11,6 +12,7 @@ from wallet import models as wallet_models
 
 __all__ = [
     "Base",
+    "access_models",
     "auth_models",
     "extract_models",
     "form_models",

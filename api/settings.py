@@ -70,6 +70,10 @@ class Settings:
     forms_upload_chunk_bytes: int = 2 * 1024 * 1024
     # A form version stays accepted this long after its successor is published.
     forms_grace_period: timedelta = timedelta(days=90)
+    # Access requests (access/): the liveness video's size cap (the identity document has the
+    # attachments' cap), and how long an approval waits for its passkey.
+    access_video_max_bytes: int = 20 * 1024 * 1024
+    access_approval_validity: timedelta = timedelta(days=30)
     # Web Push (notifications/). The VAPID key pair browsers' subscriptions are bound to:
     # required in production; elsewhere generated once and kept in the database.
     vapid_private_key: str | None = field(default=None, repr=False)
@@ -235,6 +239,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         forms_grace_period=timedelta(
             days=_int("FORMS_GRACE_DAYS", env.get("FORMS_GRACE_DAYS", "90"))
         ),
+        access_video_max_bytes=_int(
+            "ACCESS_VIDEO_MAX_BYTES", env.get("ACCESS_VIDEO_MAX_BYTES", str(20 * 1024**2))
+        ),
+        access_approval_validity=timedelta(
+            days=_int("ACCESS_APPROVAL_DAYS", env.get("ACCESS_APPROVAL_DAYS", "30"))
+        ),
         vapid_private_key=env.get("VAPID_PRIVATE_KEY") or None,
         vapid_subject=env.get("VAPID_SUBJECT") or None,
         push_allowed_hosts=_hosts(env.get("PUSH_ALLOWED_HOSTS", "")),
@@ -306,6 +316,10 @@ def validate_settings(settings: Settings) -> None:
         raise SettingsError("FORMS_UPLOAD_CHUNK_BYTES must be at least 65536")
     if settings.forms_grace_period < timedelta(0):
         raise SettingsError("FORMS_GRACE_DAYS must be 0 or more")
+    if settings.access_video_max_bytes < 64 * 1024:
+        raise SettingsError("ACCESS_VIDEO_MAX_BYTES must be at least 65536")
+    if settings.access_approval_validity < timedelta(days=1):
+        raise SettingsError("ACCESS_APPROVAL_DAYS must be at least 1")
     _validate_push(settings)
     if settings.is_production:
         problems = []

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from access import service as access_service
 from api.database import utcnow
 from api.errors import Unauthenticated
 from api.settings import Settings
@@ -39,8 +40,11 @@ REGISTRATION_PURPOSES = frozenset(
         CeremonyPurpose.ADD,
         CeremonyPurpose.DEVICE_LINK,
         CeremonyPurpose.RECOVERY,
+        CeremonyPurpose.ACCESS_REQUEST,
     }
 )
+# Enrolments: the account's first passkey may come with them, and so its recovery key.
+ENROLMENTS = frozenset({CeremonyPurpose.ACTIVATION, CeremonyPurpose.ACCESS_REQUEST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +158,41 @@ async def start_activation(
         settings=settings,
         person_id=row.person_id,
         purpose=CeremonyPurpose.ACTIVATION,
+        grant_id=row.id,
+    )
+
+
+async def start_access_request(
+    db: AsyncSession,
+    *,
+    settings: Settings,
+    limiter: RateLimiter,
+    request_id: uuid.UUID,
+    secret: str,
+    meta: RequestMeta,
+) -> Started:
+    """An approved access request, proven by the secret of the browser that made it."""
+    await ratelimit.enforce(limiter, ratelimit.REGISTRATION_PER_IP, meta.ip_address or "-")
+    row, reason = await access_service.approved_request(db, request_id, secret=secret)
+    if reason is not None or row is None or row.person_id is None:
+        await audit.record(
+            db,
+            action="access_request.redeem",
+            outcome="failure",
+            reason=(reason or "invalid").split(":")[0],
+            meta=meta,
+            # Only a browser holding the secret learns whose request it is.
+            person_id=row.person_id if row is not None and reason != "wrong_secret" else None,
+            details={"access_request_id": str(request_id)},
+        )
+        raise AuthError(
+            "ACCESS_REQUEST_INVALID", errors.ACCESS_REQUEST_FAILED, reason=reason or "invalid"
+        )
+    return await _start_registration(
+        db,
+        settings=settings,
+        person_id=row.person_id,
+        purpose=CeremonyPurpose.ACCESS_REQUEST,
         grant_id=row.id,
     )
 
@@ -362,6 +401,8 @@ async def finish_registration(
         grant_ok = await activation.consume_code(db, pending.grant_id)  # type: ignore[arg-type]
     elif pending.purpose is CeremonyPurpose.RECOVERY:
         grant_ok = await recovery.consume_key(db, pending.grant_id)  # type: ignore[arg-type]
+    elif pending.purpose is CeremonyPurpose.ACCESS_REQUEST:
+        grant_ok = await access_service.consume_approval(db, pending.grant_id)  # type: ignore[arg-type]
     elif pending.purpose is CeremonyPurpose.DEVICE_LINK:
         result = await db.execute(
             update(DeviceLink)
@@ -379,6 +420,15 @@ async def finish_registration(
             meta=meta,
             person_id=person_id,
             details={"activation_code_id": str(pending.grant_id)},
+        )
+    elif pending.purpose is CeremonyPurpose.ACCESS_REQUEST:
+        await audit.record(
+            db,
+            action="access_request.redeem",
+            outcome="success",
+            meta=meta,
+            person_id=person_id,
+            details={"access_request_id": str(pending.grant_id)},
         )
 
     now = utcnow()
@@ -400,8 +450,7 @@ async def finish_registration(
 
     recovery_key = None
     if pending.purpose is CeremonyPurpose.RECOVERY or (
-        pending.purpose is CeremonyPurpose.ACTIVATION
-        and not await recovery.has_usable_key(db, person_id)
+        pending.purpose in ENROLMENTS and not await recovery.has_usable_key(db, person_id)
     ):
         recovery_key = await recovery.issue_key(
             db, secret_key=settings.secret_key, person_id=person_id

@@ -31,6 +31,10 @@ class AuthError(DomainError):
 # One message per family: precise enough to act on, silent about which check failed.
 ACTIVATION_FAILED = "This activation code and date of birth do not match a valid activation."
 RECOVERY_FAILED = "This recovery key is not valid."
+ACCESS_REQUEST_FAILED = (
+    "This access request cannot continue here. Open it in the browser where you made it, "
+    "after DUO approved it."
+)
 LINK_FAILED = "This link is not valid any more. Create a new one on your signed-in device."
 CEREMONY_FAILED = "This sign-in attempt expired or was already used. Please try again."
 VERIFICATION_FAILED = "Your passkey could not be verified. Please try again."

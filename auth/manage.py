@@ -35,6 +35,22 @@ async def list_passkeys(db: AsyncSession, person_id: uuid.UUID) -> Sequence[Pass
     return (await db.scalars(stmt)).all()
 
 
+async def active_passkey_counts(
+    db: AsyncSession, person_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many usable passkeys each person has (0 for none): DUO staff's takeover warning."""
+    if not person_ids:
+        return {}
+    rows = await db.execute(
+        select(Passkey.person_id, func.count())
+        .where(Passkey.person_id.in_(list(person_ids)), Passkey.revoked_at.is_(None))
+        .group_by(Passkey.person_id)
+    )
+    counts = {person_id: 0 for person_id in person_ids}
+    counts.update({person_id: int(count) for person_id, count in rows.tuples()})
+    return counts
+
+
 async def _own_passkey(db: AsyncSession, person_id: uuid.UUID, passkey_id: uuid.UUID) -> Passkey:
     passkey = await db.scalar(
         select(Passkey).where(

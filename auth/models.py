@@ -75,6 +75,7 @@ class CeremonyPurpose(enum.StrEnum):
     ADD = "add"  # another passkey from a signed-in session
     DEVICE_LINK = "device_link"  # a passkey on another device, through a link/QR
     RECOVERY = "recovery"  # a new passkey with the recovery key
+    ACCESS_REQUEST = "access_request"  # first passkey after DUO approved an access request
 
 
 class Challenge(Base):

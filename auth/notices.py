@@ -59,6 +59,19 @@ _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "om weer in te loggen.",
         ),
     },
+    "access.approved": {
+        "en": (
+            "DUO approved a request for access to your account",
+            "After checking an identity document and a video, DUO approved a request to add "
+            "a passkey to your account on a new device. If this was not you, contact DUO now.",
+        ),
+        "nl": (
+            "DUO heeft een aanvraag voor toegang tot je account goedgekeurd",
+            "Na controle van een identiteitsbewijs en een video heeft DUO een aanvraag "
+            "goedgekeurd om een passkey op een nieuw apparaat aan je account toe te voegen. "
+            "Was jij dit niet? Neem dan direct contact op met DUO.",
+        ),
+    },
     "recovery.renewed": {
         "en": (
             "You have a new recovery key",

@@ -7,6 +7,7 @@ ceremony already recorded; the unit of work commits them (see auth.errors.AuthEr
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -47,6 +48,11 @@ class RecoveryInput(Struct, rename="camel"):
 
 class DeviceLinkInput(Struct, rename="camel"):
     token: str
+
+
+class AccessRequestInput(Struct, rename="camel"):
+    request_id: uuid.UUID
+    secret: str
 
 
 def json_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -194,6 +200,19 @@ class AuthController(Controller):
     ) -> Response[Any]:
         return await _begin(
             request, REGISTER_COOKIE, ceremonies.start_device_link, token=data.token
+        )
+
+    @post("/access-request", status_code=200)
+    async def access_request(
+        self, request: Request[Any, Any, State], data: JSONBody[AccessRequestInput]
+    ) -> Response[Any]:
+        """The first passkey after DUO approved this browser's access request (access/)."""
+        return await _begin(
+            request,
+            REGISTER_COOKIE,
+            ceremonies.start_access_request,
+            request_id=data.request_id,
+            secret=data.secret,
         )
 
     @post("/passkeys/options", status_code=200)

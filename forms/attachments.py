@@ -11,18 +11,32 @@ import asyncio
 import hashlib
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-# What we accept, by the extension a person's file usually has.
+from forms import video
+
+# What we accept, by the extension a person's file usually has: documents (forms, the identity
+# document of an access request) ...
 MEDIA_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".png": "image/png",
     ".pdf": "application/pdf",
 }
-ACCEPTED = frozenset(MEDIA_TYPES.values())
+# ... and the liveness video of an access request, as browsers' MediaRecorder writes it.
+VIDEO_TYPES = {
+    ".webm": "video/webm",
+    ".mp4": "video/mp4",
+}
+TYPE_NAMES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "application/pdf": "PDF",
+    "video/webm": "WebM",
+    "video/mp4": "MP4",
+}
 SNIFF_BYTES = 16  # enough for every signature below
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 
@@ -33,6 +47,8 @@ def sniff(head: bytes) -> str | None:
     JPEG: SOI marker FF D8 followed by another marker (ITU T.81 B.1.1.2).
     PNG: the 8-byte signature followed by the IHDR chunk (PNG spec §5.2, §5.6).
     PDF: the header "%PDF-" and a version digit (ISO 32000-1 §7.5.2).
+    WebM: the EBML magic 1A 45 DF A3 (RFC 8794 §11.2.1); its DocType is checked at completion.
+    MP4: a FileTypeBox first, with an MP4 major brand (ISO/IEC 14496-12 §4.3).
     """
     if head[:3] == b"\xff\xd8\xff":
         return "image/jpeg"
@@ -40,6 +56,10 @@ def sniff(head: bytes) -> str | None:
         return "image/png"
     if head[:5] == b"%PDF-" and head[5:6].isdigit():
         return "application/pdf"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/webm"
+    if head[4:8] == b"ftyp" and head[8:12] in video.MP4_BRANDS:
+        return "video/mp4"
     return None
 
 
@@ -55,8 +75,17 @@ def plausible_end(media_type: str, tail: bytes) -> bool:
     return True
 
 
-def media_type_for_name(filename: str) -> str | None:
-    return MEDIA_TYPES.get(Path(filename).suffix.lower())
+async def well_formed(media_type: str, read: video.Reader, size: int) -> bool:
+    """The whole file has its format's structure: trailers for PNG/PDF, containers for video."""
+    if media_type == "video/webm":
+        return await video.is_webm(read, size)
+    if media_type == "video/mp4":
+        return await video.is_mp4(read, size)
+    return plausible_end(media_type, await read(max(0, size - 1024), 1024))
+
+
+def media_type_for_name(filename: str, types: Mapping[str, str] = MEDIA_TYPES) -> str | None:
+    return types.get(Path(filename).suffix.lower())
 
 
 class AttachmentStore(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -59,16 +60,27 @@ class FormSubmission(Base):
 
 
 class FormAttachment(Base):
-    """An uploaded file (resumable), referenced by id from a submission's content."""
+    """An uploaded file (resumable), referenced by id from a submission's content.
+
+    Its owner is a person (a form attachment) or an access request (the identity document and
+    liveness video of someone who has no account yet, access/): exactly one of the two.
+    """
 
     __tablename__ = "form_attachments"
     __table_args__ = (
         Index("ix_form_attachments_person_created", "person_id", "created_at"),
         Index("ix_form_attachments_submission", "submission_id"),
+        Index("ix_form_attachments_access_request", "access_request_id", "created_at"),
+        CheckConstraint("(person_id IS NULL) <> (access_request_id IS NULL)", name="one_owner"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE")
+    )
+    access_request_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("access_requests.id", ondelete="CASCADE")
+    )
     # Set once, when a submission that references it is accepted; then it is immutable.
     submission_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("form_submissions.id", ondelete="CASCADE")

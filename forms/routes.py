@@ -37,6 +37,7 @@ from auth.cookies import session_cookie_name
 from forms import uploads
 from forms.models import FormAttachment
 from forms.runtime import FormsRuntime, runtime_of
+from forms.uploads import Owner
 
 T = TypeVar("T")
 MAX_JSON_BYTES = 16 * 1024
@@ -147,7 +148,7 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
                 request,
                 lambda db, person_id: uploads.create_upload(
                     db,
-                    person_id,
+                    Owner.person(person_id),
                     filename=data.filename,
                     size=data.size,
                     sha256=data.sha256,
@@ -167,7 +168,10 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
         ) -> Response[Any]:
             runtime = runtime_of(request.app.state)
             row = await _unit(
-                request, lambda db, person_id: uploads.get_attachment(db, person_id, attachment_id)
+                request,
+                lambda db, person_id: uploads.get_attachment(
+                    db, Owner.person(person_id), attachment_id
+                ),
             )
             return Response(_status(row, runtime, chunk_bytes))
 
@@ -187,7 +191,12 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
             row = await _unit(
                 request,
                 lambda db, person_id: uploads.append_chunk(
-                    db, runtime.store, person_id, attachment_id, offset=offset, data=body
+                    db,
+                    runtime.store,
+                    Owner.person(person_id),
+                    attachment_id,
+                    offset=offset,
+                    data=body,
                 ),
             )
             return Response(_status(row, runtime, chunk_bytes))
@@ -200,7 +209,7 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
             row = await _unit(
                 request,
                 lambda db, person_id: uploads.complete_upload(
-                    db, runtime.store, person_id, attachment_id
+                    db, runtime.store, Owner.person(person_id), attachment_id
                 ),
             )
             return Response(_status(row, runtime, chunk_bytes))
@@ -211,7 +220,10 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
         ) -> Stream:
             runtime = runtime_of(request.app.state)
             row = await _unit(
-                request, lambda db, person_id: uploads.get_attachment(db, person_id, attachment_id)
+                request,
+                lambda db, person_id: uploads.get_attachment(
+                    db, Owner.person(person_id), attachment_id
+                ),
             )
             if row.completed_at is None:
                 raise uploads.UploadError(
@@ -238,7 +250,10 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
         ) -> None:
             runtime = runtime_of(request.app.state)
             key = await _unit(
-                request, lambda db, person_id: uploads.delete_upload(db, person_id, attachment_id)
+                request,
+                lambda db, person_id: uploads.delete_upload(
+                    db, Owner.person(person_id), attachment_id
+                ),
             )
             await runtime.store.delete(key)
 

@@ -2,8 +2,13 @@
 
 A phone on a flaky network uploads evidence once, in chunks it can resume from the offset the
 server reports, and then refers to the attachment by id in as many submission retries as it
-takes. The type is proven by content (magic numbers at the first chunk, format trailer at
-completion) and must agree with the file name; the size is capped when the upload is created.
+takes. The type is proven by content (magic numbers at the first chunk, format trailer or
+container structure at completion) and must agree with the file name; the size is capped when
+the upload is created.
+
+An upload belongs to an Owner: a signed-in person (form attachments), or an access request
+(access/: someone without an account yet uploads an identity document and a liveness video).
+Each caller passes the policy (accepted types, size cap, how many may wait) that fits its use.
 """
 
 from __future__ import annotations
@@ -11,22 +16,24 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from api.errors import DomainError, NotFound
 from forms.attachments import (
+    MEDIA_TYPES,
     SNIFF_BYTES,
+    TYPE_NAMES,
     AttachmentStore,
     media_type_for_name,
-    plausible_end,
     sniff,
+    well_formed,
 )
 from forms.catalogue import FormVersion
 from forms.models import FormAttachment
@@ -53,7 +60,41 @@ class UploadError(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class UploadLimits:
+    """What an upload may be: its size cap, accepted types by extension, how many may wait."""
+
     max_bytes: int
+    media_types: Mapping[str, str] = field(default_factory=lambda: MEDIA_TYPES)
+    max_pending: int = MAX_PENDING_UPLOADS
+
+    def names(self) -> str:
+        """ "JPEG, PNG and PDF": the accepted types, for messages."""
+        names = list(dict.fromkeys(TYPE_NAMES[t] for t in self.media_types.values()))
+        return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose upload it is: exactly one of a person (forms) or an access request (access/)."""
+
+    person_id: uuid.UUID | None = None
+    access_request_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        if (self.person_id is None) == (self.access_request_id is None):
+            raise ValueError("an upload has exactly one owner")
+
+    @classmethod
+    def person(cls, person_id: uuid.UUID) -> Owner:
+        return cls(person_id=person_id)
+
+    @classmethod
+    def access_request(cls, request_id: uuid.UUID) -> Owner:
+        return cls(access_request_id=request_id)
+
+    def condition(self) -> ColumnElement[bool]:
+        if self.person_id is not None:
+            return FormAttachment.person_id == self.person_id
+        return FormAttachment.access_request_id == self.access_request_id
 
 
 def clean_filename(raw: str) -> str:
@@ -68,7 +109,7 @@ def clean_filename(raw: str) -> str:
 
 async def create_upload(
     db: AsyncSession,
-    person_id: uuid.UUID,
+    owner: Owner,
     *,
     filename: str,
     size: int,
@@ -79,12 +120,13 @@ async def create_upload(
 ) -> FormAttachment:
     now = now or utcnow()
     name = clean_filename(filename)
-    declared = media_type_for_name(name)
+    declared = media_type_for_name(name, limits.media_types)
     if not name or declared is None:
+        extensions = ", ".join(limits.media_types)
         raise UploadError(
             415,
             "ATTACHMENT_TYPE",
-            "Only JPEG, PNG and PDF files (.jpg, .jpeg, .png, .pdf) can be attached.",
+            f"Only {limits.names()} files ({extensions}) can be attached.",
             field="filename",
         )
     if media_type is not None and media_type.split(";")[0].strip().lower() != declared:
@@ -107,19 +149,20 @@ async def create_upload(
         )
     pending = await db.scalar(
         select(func.count()).where(
-            FormAttachment.person_id == person_id,
+            owner.condition(),
             FormAttachment.submission_id.is_(None),
             FormAttachment.expires_at > now,
         )
     )
-    if (pending or 0) >= MAX_PENDING_UPLOADS:
+    if (pending or 0) >= limits.max_pending:
         raise UploadError(
             429, "TOO_MANY_UPLOADS", "Too many unsent files. Send or remove some first."
         )
     attachment_id = uuid.uuid4()
     row = FormAttachment(
         id=attachment_id,
-        person_id=person_id,
+        person_id=owner.person_id,
+        access_request_id=owner.access_request_id,
         filename=name,
         media_type=declared,
         size=size,
@@ -135,12 +178,10 @@ async def create_upload(
 
 
 async def get_attachment(
-    db: AsyncSession, person_id: uuid.UUID, attachment_id: uuid.UUID, *, lock: bool = False
+    db: AsyncSession, owner: Owner, attachment_id: uuid.UUID, *, lock: bool = False
 ) -> FormAttachment:
-    """The person's own attachment; anyone else's is not found, exactly like a missing one."""
-    stmt = select(FormAttachment).where(
-        FormAttachment.id == attachment_id, FormAttachment.person_id == person_id
-    )
+    """The owner's own attachment; anyone else's is not found, exactly like a missing one."""
+    stmt = select(FormAttachment).where(FormAttachment.id == attachment_id, owner.condition())
     row = await db.scalar(stmt.with_for_update() if lock else stmt)
     if row is None:
         raise NotFound("No such attachment.", field="id")
@@ -157,7 +198,7 @@ def _writable(row: FormAttachment, now: datetime) -> None:
 async def append_chunk(
     db: AsyncSession,
     store: AttachmentStore,
-    person_id: uuid.UUID,
+    owner: Owner,
     attachment_id: uuid.UUID,
     *,
     offset: int,
@@ -167,7 +208,7 @@ async def append_chunk(
     """Write one chunk at `offset`, which must be where the upload stands (else 409 + offset)."""
     now = now or utcnow()
     # FOR UPDATE: two retries of one chunk cannot both append (PostgreSQL; SQLite serialises).
-    row = await get_attachment(db, person_id, attachment_id, lock=True)
+    row = await get_attachment(db, owner, attachment_id, lock=True)
     _writable(row, now)
     if offset != row.received_bytes:
         raise UploadError(
@@ -197,26 +238,27 @@ async def append_chunk(
 
 
 def _type_refused(row: FormAttachment) -> UploadError:
-    kind = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}[row.media_type]
+    kind = TYPE_NAMES[row.media_type]
+    family = "WebM and MP4" if row.media_type.startswith("video/") else "JPEG, PNG and PDF"
     return UploadError(
         415,
         "ATTACHMENT_TYPE",
         f"This file is not a {kind} file, though its name says so. "
-        "Only JPEG, PNG and PDF files can be attached.",
+        f"Only {family} files can be attached.",
     )
 
 
 async def complete_upload(
     db: AsyncSession,
     store: AttachmentStore,
-    person_id: uuid.UUID,
+    owner: Owner,
     attachment_id: uuid.UUID,
     *,
     now: datetime | None = None,
 ) -> FormAttachment:
     """Check size, SHA-256 and format, and make the attachment usable; repeatable."""
     now = now or utcnow()
-    row = await get_attachment(db, person_id, attachment_id, lock=True)
+    row = await get_attachment(db, owner, attachment_id, lock=True)
     if row.completed_at is not None:
         return row
     _writable(row, now)
@@ -231,8 +273,11 @@ async def complete_upload(
             offset=row.received_bytes,
         )
     head = await store.read_range(row.storage_key, 0, SNIFF_BYTES)
-    tail = await store.read_range(row.storage_key, max(0, row.size - 1024), 1024)
-    if sniff(head) != row.media_type or not plausible_end(row.media_type, tail):
+
+    async def read(offset: int, length: int) -> bytes:
+        return await store.read_range(row.storage_key, offset, length)
+
+    if sniff(head) != row.media_type or not await well_formed(row.media_type, read, row.size):
         await _restart(db, store, row)
         raise _type_refused(row)
     if await store.sha256(row.storage_key) != row.sha256:
@@ -255,12 +300,12 @@ async def _restart(db: AsyncSession, store: AttachmentStore, row: FormAttachment
     await db.flush()
 
 
-async def delete_upload(db: AsyncSession, person_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+async def delete_upload(db: AsyncSession, owner: Owner, attachment_id: uuid.UUID) -> str:
     """Remove an unsubmitted attachment's row; its storage key, to delete after commit.
 
     In that order: a file without a row is harmless, a row without its file is not.
     """
-    row = await get_attachment(db, person_id, attachment_id, lock=True)
+    row = await get_attachment(db, owner, attachment_id, lock=True)
     if row.submission_id is not None:
         raise UploadError(
             409, "ATTACHMENT_IN_USE", "This file is part of a submission and is kept with it."
@@ -271,11 +316,13 @@ async def delete_upload(db: AsyncSession, person_id: uuid.UUID, attachment_id: u
 
 
 async def expired_uploads(db: AsyncSession, *, now: datetime | None = None) -> Sequence[str]:
-    """Delete the rows of unsubmitted attachments past their expiry; their storage keys.
+    """Delete the rows of unsubmitted form attachments past their expiry; their storage keys.
 
-    The caller commits, then deletes the files (a file without a row is harmless).
+    The caller commits, then deletes the files (a file without a row is harmless). An access
+    request's files live as long as their request (access/ removes them with it).
     """
     condition = (
+        FormAttachment.person_id.is_not(None),
         FormAttachment.submission_id.is_(None),
         FormAttachment.expires_at <= (now or utcnow()),
     )

@@ -68,6 +68,11 @@ def is_iban(value: str) -> bool:
     return int(digits) % 97 == 1
 
 
+def is_country(value: str) -> bool:
+    """An ISO 3166-1 alpha-2 code of a country (forms/codes.json)."""
+    return value in _codes()["countries"]
+
+
 def is_bic(value: str) -> bool:
     match = _BIC.match(value.upper())
     return match is not None and match.group(1) in _codes()["countries"]

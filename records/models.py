@@ -51,6 +51,8 @@ class DeadlineKind(enum.StrEnum):
 
 class Person(Base):
     __tablename__ = "persons"
+    # Access requests (access/) look candidates up by date of birth, then compare names.
+    __table_args__ = (Index("ix_persons_date_of_birth", "date_of_birth"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     # DUO's own customer number (klantnummer); what staff quote and what activation binds to.
