@@ -295,8 +295,11 @@ def _free_for(staff_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
 
 async def _why_not(db: AsyncSession, request_id: uuid.UUID) -> AccessError | NotFound:
     """After a conditional UPDATE changed nothing: the reason, for the helpdesk member."""
-    db.expire_all()
-    row = await db.get(AccessRequest, request_id)
+    row = await db.scalar(
+        select(AccessRequest)
+        .where(AccessRequest.id == request_id)
+        .execution_options(populate_existing=True)
+    )
     if row is None or row.status is RequestStatus.DRAFT:
         return NotFound("No such access request.", field="id")
     if row.status in DECIDED_STATUSES:

@@ -47,7 +47,7 @@ async def active_passkey_counts(
         .group_by(Passkey.person_id)
     )
     counts = {person_id: 0 for person_id in person_ids}
-    counts.update({person_id: int(count) for person_id, count in rows.tuples()})
+    counts.update({person_id: int(count) for person_id, count in rows})
     return counts
 
 
