@@ -23,7 +23,10 @@ log = structlog.get_logger("access.notify")
 
 TEXTS = {
     "en": ("DUO Abroad", "There is news about your request for access. Open the app to see it."),
-    "nl": ("DUO Abroad", "Er is nieuws over je aanvraag voor toegang. Open de app om het te zien."),
+    "nl": (
+        "DUO Abroad",
+        "Er is nieuws over uw aanvraag voor toegang. Open de app om het te bekijken.",
+    ),
 }
 URL = "/#/access"
 TTL_SECONDS = 7 * 24 * 3600  # news a week old is still news; the app shows it anyway

@@ -79,8 +79,11 @@ def content_security_policy(*, allow_ide: bool) -> str:
             "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'"
         )
+    # media-src blob:: the access request's liveness video is played back from the recording
+    # in memory (URL.createObjectURL) before it is sent (pwa/js/access.js).
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; "
         "font-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )

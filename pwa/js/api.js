@@ -1,5 +1,6 @@
 // Talking to the server. GraphQL: persisted queries only (the server refuses query text in
-// production). REST: the passkey ceremonies under /auth, which speak WebAuthn's JSON.
+// production). REST: the passkey ceremonies under /auth, which speak WebAuthn's JSON, and
+// access requests under /access (made before there is an account).
 //   queries:   GET  /graphql?operationName=…&extensions=…&variables=…  (cacheable, small)
 //   mutations: POST /graphql with a JSON body (Strawberry refuses mutations over GET)
 //   /auth/*:   POST with a JSON body; errors come with an HTTP 4xx status
@@ -72,16 +73,21 @@ function persistedQuery(operationName) {
  * POST JSON to a REST endpoint (the /auth ceremonies); resolves to the JSON answer.
  * `signal` cancels the request (it then rejects with the signal's reason).
  */
-export async function postJson(path, body, { signal } = {}) {
-  const { response, text } = await exchange(
-    path,
-    {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-    },
-    signal,
-  );
+export function postJson(path, body, { signal } = {}) {
+  return restJson("POST", path, body, { signal });
+}
+
+/**
+ * A JSON REST call (the ceremonies under /auth, access requests under /access); resolves to
+ * the JSON answer (null for 204). `headers` go along (an access request's secret).
+ */
+export async function restJson(method, path, body, { signal, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const { response, text } = await exchange(path, init, signal);
   const data = parseJson(text);
   if (!response.ok) {
     const first = data?.errors?.[0];
@@ -93,6 +99,7 @@ export async function postJson(path, body, { signal } = {}) {
       retryAfter: Number.isFinite(seconds) ? seconds : null,
     });
   }
+  if (response.status === 204) return null;
   if (data === null) throw new ApiError(`HTTP ${response.status}`, { code: "BAD_RESPONSE" });
   return data;
 }

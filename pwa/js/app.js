@@ -1,6 +1,7 @@
 // The app: routes and views, loading and caching the dashboard, sign-in and sign-out,
 // language, offline. The signed-out pages live in signin.js, the security page in security.js.
 
+import { accessPage } from "./access.js";
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
 import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
@@ -70,6 +71,7 @@ const PAGES = {
   },
   dashboard: { render: () => views.dashboardView(state.viewer, { onMarkRead: markRead }) },
   ...signInPages(host),
+  access: accessPage(host),
   security: securityPage(host),
   extracts: extractsPage(host),
   forms: formsPage(host),

@@ -78,6 +78,14 @@ export function linkDevice({ token }, onStep) {
   return register("/auth/device-link", { token }, onStep);
 }
 
+/**
+ * The first passkey after DUO approved this browser's access request: the request's id and
+ * the secret this browser generated for it (access.js). Answers like activate().
+ */
+export function accessRequest({ requestId, secret }, onStep) {
+  return register("/auth/access-request", { requestId, secret }, onStep);
+}
+
 /** Another passkey on this device, for the account signed in. */
 export function addPasskey(onStep) {
   return register("/auth/passkeys/options", {}, onStep);

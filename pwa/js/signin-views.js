@@ -57,7 +57,7 @@ function stepNumber(ui) {
 }
 
 /** Sign in: the passkey button, and the autofill field where the browser offers passkeys. */
-export function signInView(ui, { autofill, onSignIn }) {
+export function signInView(ui, { autofill, onSignIn, pending = false }) {
   const submit = (event) => {
     event.preventDefault();
     onSignIn();
@@ -105,6 +105,12 @@ export function signInView(ui, { autofill, onSignIn }) {
           {},
           h("a", { href: "#/activate" }, t("signin.activate")),
           h("p", { class: "note" }, t("signin.activateText")),
+        ),
+        h(
+          "li",
+          {},
+          h("a", { href: "#/access", id: "request-access" }, t(pending ? "signin.accessPending" : "signin.access")),
+          h("p", { class: "note" }, t(pending ? "signin.accessPendingText" : "signin.accessText")),
         ),
         h(
           "li",

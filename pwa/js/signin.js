@@ -2,6 +2,7 @@
 // activate an account, recover with the recovery key, add a device from a link, and show the
 // new recovery key once. app.js routes to them and hands in `host` (show, render, …).
 
+import { hasRequest } from "./access.js";
 import { codeCharacters, describeError, focusProblem, formValues } from "./fields.js";
 import { t } from "./i18n.js";
 import * as passkeys from "./passkeys.js";
@@ -220,7 +221,7 @@ export function signInPages(host) {
 
   return {
     signedOut: {
-      render: () => views.signInView(ui, { autofill: autofillAvailable, onSignIn }),
+      render: () => views.signInView(ui, { autofill: autofillAvailable, onSignIn, pending: hasRequest() }),
       enter: (options) => {
         if (options.autofill !== false) startAutofill();
         // The field only shows once the browser said autofill works (usually at once).
