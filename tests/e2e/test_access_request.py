@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    FilePayload,
+    Page,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy import select
 
 from access import review
@@ -123,11 +130,11 @@ def fill_request(page: Page, origin: str, *, name: str, dob: str, number: str) -
     ).to_be_visible()
     # A file that is not a photo is refused before sending.
     page.get_by_label("Choose a photo or file").set_input_files(
-        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+        files=[FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"hello")]
     )
     expect(page.locator("#access-document-error")).to_contain_text("JPEG, PNG or PDF")
     page.get_by_label("Choose a photo or file").set_input_files(
-        files=[{"name": "passport.png", "mimeType": "image/png", "buffer": png_bytes(600_000)}]
+        files=[FilePayload(name="passport.png", mimeType="image/png", buffer=png_bytes(600_000))]
     )
     expect(page.locator("#live")).to_have_text("DUO has received your document.")
     expect(page.get_by_text("passport.png")).to_be_visible()
@@ -259,7 +266,7 @@ def test_a_slow_connection_that_drops_resumes_the_upload_with_progress(
     )
     scan = b"%PDF-1.4\n" + b"0" * 1_500_000 + b"\n%%EOF\n"
     page.get_by_label("Choose a photo or file").set_input_files(
-        files=[{"name": "id-card.pdf", "mimeType": "application/pdf", "buffer": scan}]
+        files=[FilePayload(name="id-card.pdf", mimeType="application/pdf", buffer=scan)]
     )
     bar = page.locator("#document-progress")
     expect(bar).to_be_visible()
