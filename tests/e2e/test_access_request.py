@@ -33,7 +33,7 @@ from records.models import Person
 from tests.e2e.authenticator import VirtualAuthenticator
 from tests.e2e.conftest import CHROMIUM_ARGS, LiveServer, _in_thread, new_phone, watch_for_problems
 from tests.e2e.test_passkeys import screenshot
-from tests.forms.support import png_bytes
+from tests.forms.support import jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -288,3 +288,44 @@ def test_a_slow_connection_that_drops_resumes_the_upload_with_progress(
     # Resumed, not started again: one file, received once.
     expect(page.locator("#access-document .file-list li")).to_have_count(1)
     expect(page.get_by_text("id-card.pdf")).to_be_visible()
+
+
+REFUSE_CAMERA = """
+navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+"""
+
+
+def test_a_refused_camera_says_how_else_to_get_access_in_dutch(
+    live_server: LiveServer, camera_browser: Browser
+) -> None:
+    context = new_phone(camera_browser, locale="nl-NL")
+    context.add_init_script(script=REFUSE_CAMERA)
+    try:
+        page = context.new_page()
+        problems = watch_for_problems(page)
+        page.goto(f"{live_server.origin}/")
+        page.get_by_role("link", name="Geen DigiD en geen code? Vraag toegang aan").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Toegang aanvragen")
+        page.get_by_role("button", name="Aanvraag beginnen").click()
+        page.get_by_label("Volledige naam").fill("Sanne de Vries")
+        page.get_by_label("Geboortedatum").fill("1990-05-01")
+        page.get_by_label("Land waar u woont").select_option("CA")
+        page.get_by_label("E-mailadres").fill("sanne@example.org")
+        page.get_by_label("Ik heb nooit DigiD gehad").check()
+        page.get_by_role("button", name="Verder").click()
+        page.get_by_label("Kies een foto of bestand").set_input_files(
+            files=[FilePayload(name="paspoort.jpg", mimeType="image/jpeg", buffer=jpeg_bytes())]
+        )
+        expect(page.locator("#live")).to_have_text("DUO heeft uw document ontvangen.")
+        page.get_by_role("button", name="Verder").click()
+        page.get_by_role("button", name="Camera aanzetten").click()
+        alert = page.locator("#access-camera-error")
+        expect(alert).to_be_focused()
+        expect(alert).to_contain_text("geblokkeerd")
+        expect(alert).to_contain_text("videogesprek met DUO of aan een DUO-balie")
+        alert.get_by_role("link", name="Ik heb een activeringscode").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Account activeren")
+        assert problems == [], problems
+    finally:
+        context.close()
