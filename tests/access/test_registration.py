@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from litestar import Litestar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,3 +133,25 @@ async def test_an_expired_approval_no_longer_registers(
     assert await passkey_count(db, person.person["id"]) == 0
     status = await db.scalar(select(AccessRequest.status).where(AccessRequest.id == row.id))
     assert status is RequestStatus.APPROVED
+
+
+async def test_the_request_secret_never_reaches_the_audit_log_or_logs(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    person_factory: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    person = await person_factory()
+    me = requester(client)
+    await me.submit_complete()
+    wrong = Requester(client=client, secret=requester(client).secret, request_id=me.request_id)
+    assert (await wrong.state()).status_code == 404
+    await approve(db, me, person.person["id"])
+    assert (
+        await register(client, me.request_id, me.secret, SoftAuthenticator())
+    ).status_code == 200
+    rows = (await db.scalars(select(AuditEvent))).all()
+    dump = json.dumps([[r.action, r.reason, r.details, r.user_agent] for r in rows])
+    for secret in (me.secret, wrong.secret):
+        assert secret not in dump
+        assert secret not in caplog.text
