@@ -60,6 +60,15 @@ def actor(staff_id: uuid.UUID) -> str:
     return f"staff:{staff_id}"
 
 
+def _details(request_id: uuid.UUID, staff_id: uuid.UUID) -> dict[str, object]:
+    # The role the member acted in: a person shown the event sees "DUO staff (helpdesk)".
+    return {
+        "access_request_id": str(request_id),
+        "staff_id": str(staff_id),
+        "staffRole": "helpdesk",
+    }
+
+
 # --- who is this? candidates in DUO's records --------------------------------------------------
 
 
@@ -359,7 +368,8 @@ async def claim(
             outcome="success",
             meta=meta or RequestMeta(),
             actor=actor(staff_id),
-            details={"access_request_id": str(request_id), "staff_id": str(staff_id)},
+            staff_id=staff_id,
+            details=_details(request_id, staff_id),
         )
     return await _fresh(db, request_id)
 
@@ -445,7 +455,8 @@ async def _decide(
         meta=meta or RequestMeta(),
         person_id=person_id,
         actor=actor(staff_id),
-        details={"access_request_id": str(request_id), "staff_id": str(staff_id)},
+        staff_id=staff_id,
+        details=_details(request_id, staff_id),
     )
     return await _fresh(db, request_id)
 

@@ -240,6 +240,7 @@ def language_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
 NAV: tuple[tuple[str, str, Role | None], ...] = (
     # (path, text key, role); the home page is for every member.
     ("/staff/", "nav.home", None),
+    ("/staff/activation", "nav.activation", Role.HELPDESK),
     ("/staff/persons", "nav.persons", Role.HELPDESK),
     ("/staff/forms", "nav.forms", Role.FORMS),
     ("/staff/extracts", "nav.extracts", Role.CREDENTIALS),
@@ -259,7 +260,7 @@ def navigation(found: StaffPrincipal | None, current: str) -> list[dict[str, Any
     if found is None:
         return []
     items = []
-    for path, key, role in (*NAV[:2], *_extra_nav, *NAV[2:]):
+    for path, key, role in (*NAV[:3], *_extra_nav, *NAV[3:]):
         if role is None or found.has(role):
             active = path == current or (path != "/staff/" and current.startswith(path))
             items.append({"path": path, "key": key, "current": active})

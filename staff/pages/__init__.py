@@ -15,7 +15,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 from api.errors import DomainError
-from staff.pages import admin, audit, core, extracts, forms, persons
+from staff.pages import activation, admin, audit, core, extracts, forms, persons
 from staff.routes import StaffAuthController
 from staff.web import (
     StaffAuthRequired,
@@ -34,6 +34,7 @@ def staff_router(extra: Sequence[Any] = ()) -> Router:
         path="/staff",
         route_handlers=[
             *core.route_handlers,
+            *activation.route_handlers,
             *persons.route_handlers,
             *forms.route_handlers,
             *extracts.route_handlers,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +31,11 @@ from api.database import create_engine, create_session_factory
 from api.settings import Settings
 from records.demo import customer_number
 from records.models import Person
+from staff.models import Role
 from tests.e2e.authenticator import VirtualAuthenticator
 from tests.e2e.conftest import CHROMIUM_ARGS, LiveServer, _in_thread, new_phone, watch_for_problems
 from tests.e2e.test_passkeys import screenshot
+from tests.e2e.test_staff import invite_link
 from tests.forms.support import jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.e2e
@@ -165,24 +168,56 @@ def fill_request(page: Page, origin: str, *, name: str, dob: str, number: str) -
     return digits
 
 
-def test_a_person_requests_access_is_approved_and_creates_a_passkey(
-    live_server: LiveServer, phone: tuple[BrowserContext, list[str]]
+def test_a_person_requests_access_is_approved_by_the_helpdesk_and_creates_a_passkey(
+    live_server: LiveServer, phone: tuple[BrowserContext, list[str]], camera_browser: Browser
 ) -> None:
     context, problems = phone
     page = context.new_page()
     problems += watch_for_problems(page)
     authenticator = VirtualAuthenticator.attach(page)
     number = customer_number(2)
-    person_id, name, dob = _in_thread(asyncio.run, _person(live_server.database_url, number))
+    _, name, dob = _in_thread(asyncio.run, _person(live_server.database_url, number))
 
     digits = fill_request(page, live_server.origin, name=name, dob=dob, number=number)
-    request_id = uuid.UUID(stored_request(page)["id"])
-    # The video went to the server as recorded: a WebM (Chromium) the server checked.
-    approved_digits = _in_thread(
-        asyncio.run, _approve(live_server.database_url, request_id, person_id)
-    )
-    assert approved_digits == digits
 
+    # A helpdesk member, in a desktop browser of their own, signs in with a staff passkey.
+    desk_context = camera_browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB"
+    )
+    try:
+        desk = desk_context.new_page()
+        problems += watch_for_problems(desk)
+        VirtualAuthenticator.attach(desk)
+        desk.goto(invite_link(live_server, "Hanna de Wit", {Role.HELPDESK}))
+        desk.get_by_role("button", name="Mijn passkey maken").click()
+        expect(desk.get_by_text("Aangemeld als Hanna de Wit")).to_be_visible()
+        desk.get_by_role("link", name="English").click()
+        desk.get_by_role("navigation", name="Staff sections").get_by_role(
+            "link", name="Activation requests"
+        ).click()
+        expect(desk.get_by_role("heading", level=1)).to_have_text("Activation requests")
+        expect(desk.locator("#stats-open")).to_have_text("1")
+        row = desk.locator("#queue tbody tr").filter(has_text=name)
+        row.get_by_role("button", name="Review").click()
+        expect(desk.get_by_role("heading", level=1)).to_have_text(f"Access request: {name}")
+        expect(desk.locator("#digits")).to_have_text(digits)
+        # The documents inline: the photo shows, the video plays (it was recorded in Chromium).
+        expect(desk.locator("figure.document img")).to_have_js_property("complete", True)
+        assert desk.locator("figure.document img").evaluate("img => img.naturalWidth") > 0
+        video = desk.locator("figure.document video")
+        video.evaluate(
+            "v => new Promise((ok, no) => { v.onloadedmetadata = ok; v.onerror = no; v.load(); })"
+        )
+        assert video.evaluate("v => v.videoWidth") > 0
+        screenshot(desk, "access-staff-request.png")
+        desk.get_by_label(re.compile(f"^{re.escape(name)} \\({number}\\)")).check()
+        desk.get_by_role("button", name="Approve").click()
+        expect(desk.get_by_role("status")).to_contain_text("Approved")
+        expect(desk.locator("#request-status")).to_have_text("Approved")
+    finally:
+        desk_context.close()
+
+    # The person's browser learns of it (the app checks again) and creates the passkey.
     page.get_by_role("button", name="Check the status now").click()
     expect(page.locator("#access-status")).to_contain_text("Approved")
     screenshot(page, "access-approved.png")
@@ -194,6 +229,12 @@ def test_a_person_requests_access_is_approved_and_creates_a_passkey(
     assert len(authenticator.credentials()) == 1
     # The request is spent and forgotten on this device.
     assert page.evaluate("() => localStorage.getItem('duo.accessRequest')") is None
+
+    # Transparency: the helpdesk's look at this person's record is in their activity.
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Security").click()
+    expect(page.locator("#security-events")).to_contain_text(
+        "DUO staff (helpdesk) viewed your record"
+    )
 
 
 def test_a_secret_from_another_browser_gets_nothing(
