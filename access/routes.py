@@ -35,11 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from access import service
 from access.errors import AccessError
 from access.models import AccessRequest, RequestStatus
+from api.clientip import client_ip, request_meta
 from api.database import begin_write, utcnow
 from api.errors import DomainError
 from api.settings import Settings
 from auth import ratelimit
-from auth.audit import RequestMeta
 from auth.ratelimit import Limit, RateLimiter
 from forms.models import FormAttachment
 from forms.routes import json_only, octets_only
@@ -99,13 +99,6 @@ def _refused(_: Request[Any, Any, Any], exc: AccessError | UploadError) -> Respo
     )
 
 
-def _meta(request: Request[Any, Any, Any]) -> RequestMeta:
-    return RequestMeta(
-        ip_address=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
-
-
 def _secret(request: Request[Any, Any, Any]) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" else None
@@ -131,7 +124,7 @@ async def _unit(
 ) -> T:
     """One transaction; refusals are committed too (audit events, an upload reset to 0)."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    await ratelimit.enforce(limiter, limit, _meta(request).ip_address or "-")
+    await ratelimit.enforce(limiter, limit, client_ip(request) or "-")
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
     async with factory() as db:
         await begin_write(db)  # SQLite: take the write lock first (see api.database)
@@ -231,7 +224,7 @@ def make_access_controller(settings: Settings) -> type[Controller]:
     ) -> T:
         async def unit(db: AsyncSession) -> T:
             row = await service.open_request(
-                db, request_id, secret=_secret(request), meta=_meta(request), lock=lock
+                db, request_id, secret=_secret(request), meta=request_meta(request), lock=lock
             )
             return await work(db, row)
 
@@ -252,7 +245,7 @@ def make_access_controller(settings: Settings) -> type[Controller]:
                     db,
                     secret=service.check_secret(_secret(request)),
                     details=_details(data),
-                    meta=_meta(request),
+                    meta=request_meta(request),
                 )
                 return await state_of(request, db, row)
 
@@ -287,7 +280,7 @@ def make_access_controller(settings: Settings) -> type[Controller]:
             self, request: Request[Any, Any, State], request_id: FromPath[uuid.UUID]
         ) -> dict[str, Any]:
             async def work(db: AsyncSession, row: AccessRequest) -> dict[str, Any]:
-                await service.submit(db, row, meta=_meta(request))
+                await service.submit(db, row, meta=request_meta(request))
                 return await state_of(request, db, row)
 
             return await with_request(request, request_id, work)
@@ -300,7 +293,7 @@ def make_access_controller(settings: Settings) -> type[Controller]:
             data: JSONBody[MessageInput],
         ) -> dict[str, Any]:
             async def work(db: AsyncSession, row: AccessRequest) -> dict[str, Any]:
-                await service.respond(db, row, message=data.message, meta=_meta(request))
+                await service.respond(db, row, message=data.message, meta=request_meta(request))
                 return await state_of(request, db, row)
 
             return await with_request(request, request_id, work)

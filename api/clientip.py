@@ -19,6 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.types import Scope
 
 from api.settings import Network
+from auth.audit import RequestMeta
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _STATE_KEY = "duo.client_ip"
@@ -80,3 +81,10 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
         return state[_STATE_KEY]  # type: ignore[no-any-return]
     # Not through the edge (never in the app): believe no header at all.
     return connection.client.host if connection.client else None
+
+
+def request_meta(connection: ASGIConnection[Any, Any, Any, Any]) -> RequestMeta:
+    """Who is asking, as the audit trail records it: the client's address and user agent."""
+    return RequestMeta(
+        ip_address=client_ip(connection), user_agent=connection.headers.get("user-agent")
+    )

@@ -21,12 +21,11 @@ from litestar.params import JSONBody
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.clientip import client_ip
+from api.clientip import request_meta
 from api.database import begin_write
 from api.errors import DomainError, Unauthenticated
 from api.settings import Settings
 from auth import ceremonies, sessions
-from auth.audit import RequestMeta
 from auth.cookies import session_cookie, session_cookie_name
 from auth.ratelimit import RateLimiter
 
@@ -59,13 +58,6 @@ def json_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
     # A cross-site <form> can only send form or text bodies; JSON needs a CORS preflight.
     if connection.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise HTTPException(status_code=415, detail="Send JSON (Content-Type: application/json).")
-
-
-def _meta(request: Request[Any, Any, Any]) -> RequestMeta:
-    return RequestMeta(
-        ip_address=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-    )
 
 
 def _ceremony_cookie(settings: Settings, name: str, value: str) -> Cookie:
@@ -114,7 +106,9 @@ async def _begin(
     limiter: RateLimiter = request.app.state.rate_limiter
     started = await _unit(
         request,
-        lambda db: start(db, settings=settings, limiter=limiter, meta=_meta(request), **arguments),
+        lambda db: start(
+            db, settings=settings, limiter=limiter, meta=request_meta(request), **arguments
+        ),
     )
     return _options_response(settings, cookie, started)
 
@@ -163,7 +157,7 @@ class AuthController(Controller):
                 payload=data,
                 binding=request.cookies.get(LOGIN_COOKIE),
                 previous_session_token=request.cookies.get(session_cookie_name(settings)),
-                meta=_meta(request),
+                meta=request_meta(request),
             ),
         )
         return Response(
@@ -247,7 +241,7 @@ class AuthController(Controller):
                 binding=request.cookies.get(REGISTER_COOKIE),
                 principal=await _principal(db, request, settings),
                 previous_session_token=request.cookies.get(cookie_name),
-                meta=_meta(request),
+                meta=request_meta(request),
             )
 
         result = await _unit(request, work)

@@ -26,11 +26,10 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.clientip import client_ip
+from api.clientip import request_meta
 from api.database import begin_write
 from api.errors import DomainError
 from api.settings import Settings
-from auth.audit import RequestMeta
 from staff import audit, sessions
 from staff.errors import StaffError
 from staff.models import Role
@@ -98,11 +97,7 @@ def settings_of(request: ASGIConnection[Any, Any, Any, Any]) -> Settings:
     return settings
 
 
-def meta(request: ASGIConnection[Any, Any, Any, Any]) -> RequestMeta:
-    return RequestMeta(
-        ip_address=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-    )
+meta = request_meta
 
 
 def principal(request: ASGIConnection[Any, Any, Any, Any]) -> StaffPrincipal:

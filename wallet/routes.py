@@ -17,10 +17,10 @@ from litestar.enums import MediaType
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.clientip import client_ip, request_meta
 from api.database import begin_write
 from api.errors import DomainError
 from api.settings import Settings
-from auth.audit import RequestMeta
 from auth.ratelimit import Limit, RateLimiter, enforce
 from extracts.keys import KeyRing
 from extracts.service import IssuerConfig
@@ -48,15 +48,8 @@ def _settings(request: Request[Any, Any, State]) -> Settings:
     return settings
 
 
-def _meta(request: Request[Any, Any, Any]) -> RequestMeta:
-    return RequestMeta(
-        ip_address=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-    )
-
-
 def _ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_ip(request) or "unknown"
 
 
 async def _unit(
@@ -134,7 +127,7 @@ class WalletController(Controller):
         token = await _unit(
             request,
             lambda db: service.redeem_code(
-                db, form=fields, secret_key=settings.secret_key, meta=_meta(request)
+                db, form=fields, secret_key=settings.secret_key, meta=request_meta(request)
             ),
         )
         body = {
@@ -180,7 +173,7 @@ class WalletController(Controller):
                 credential_issuer=settings.public_origin,
                 ring=ring,
                 config=issuer.config,
-                meta=_meta(request),
+                meta=request_meta(request),
             ),
         )
         return Response(

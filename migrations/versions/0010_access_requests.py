@@ -1,7 +1,7 @@
 """access requests: the request, its history, uploads owned by a request, a new ceremony purpose
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 08:39:07.984707
 
 Written by hand in the shape autogenerate gives (tests/api/test_migrations.py finds no drift),
@@ -16,8 +16,8 @@ from alembic import op
 
 from api.database import UTCDateTime
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
