@@ -203,7 +203,7 @@ def _final(
         "status": status,
         "lease_until": None,
         "updated_at": now,
-        "last_error": error,
+        "last_error": error[:200] if error else None,
         "last_status_code": code,
         "delivered_at": now if status == DeliveryStatus.DELIVERED else None,
     }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from notifications.vapid import VapidSigner, push_service_origin
+from notifications.vapid import UnsignableEndpoint, VapidSigner, push_service_origin
 from notifications.webpush import PreparedPush, PushRequest, PushResponse, WebPushClient
 
 log = structlog.get_logger("notifications.sender")
@@ -132,15 +132,40 @@ class PushSender:
         return [r for r in results if r is not None]
 
     def _prepare(self, request: PushRequest) -> PreparedPush | SendResult:
-        authorization = self._signer.authorization(push_service_origin(request.endpoint))
-        prepared = self._client.prepare(request, authorization=authorization)
+        # One message's failure is that message's alone (issue #12): whatever cannot be
+        # signed or composed is recorded as rejected with its reason, and the rest of the
+        # batch goes out. Expected refusals come back as values; anything else is a bug in
+        # this process, logged, and still confined to its delivery.
+        try:
+            authorization = self._signer.authorization(push_service_origin(request.endpoint))
+            prepared = self._client.prepare(request, authorization=authorization)
+        except UnsignableEndpoint as exc:
+            detail = f"VAPID cannot sign for its push service: {exc}"[:200]
+            return self._count(SendResult(Outcome.REJECTED, "unsignable", detail=detail))
+        except Exception as exc:
+            log.exception("push.prepare_failed", endpoint_origin=_origin_for_log(request))
+            return self._count(SendResult(Outcome.REJECTED, "unsendable", detail=_short(exc)))
         if isinstance(prepared, PreparedPush):
             return prepared
         return self._count(classify(prepared))
 
     async def _send(self, prepared: PreparedPush) -> SendResult:
-        return self._count(classify(await self._client.send(prepared)))
+        try:
+            response = await self._client.send(prepared)
+        except Exception as exc:  # the client reports network trouble as values: a bug
+            log.exception("push.send_failed")
+            return self._count(SendResult(Outcome.REJECTED, "unsendable", detail=_short(exc)))
+        return self._count(classify(response))
 
     def _count(self, result: SendResult) -> SendResult:
         self.metrics.count(result)
         return result
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _origin_for_log(request: PushRequest) -> str:
+    # The origin only: the rest of an endpoint is the subscription's secret capability URL.
+    return request.endpoint.split("/", 3)[2][:100] if request.endpoint.count("/") >= 2 else "?"

@@ -24,7 +24,7 @@ from api.database import utcnow
 from api.errors import InvalidInput, NotFound
 from api.settings import Settings
 from notifications.models import DeliveryStatus, PushDelivery, PushSubscription
-from notifications.vapid import b64url_decode
+from notifications.vapid import UnsignableEndpoint, b64url_decode, push_service_origin
 
 # The push services of the browsers people use. An endpoint is a URL the client hands us, so in
 # production only these hosts are ever contacted (PUSH_ALLOWED_HOSTS replaces the list).
@@ -38,6 +38,9 @@ MAX_ENDPOINT_LENGTH = 2048
 MAX_DEVICE_NAME_LENGTH = 100
 # Whitespace and control characters (NUL among them: PostgreSQL cannot store it) in a URL.
 _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+# RFC 1123 §2.1 host names, lower-cased (urllib lower-cases them): labels of letters, digits
+# and inner hyphens, at most 63 characters each; a final dot allowed.
+_HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
 # RFC 4648 §5 base64url, padding optional (browsers send none).
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 MAX_SUBSCRIPTIONS_PER_PERSON = 20
@@ -74,27 +77,50 @@ def _is_ip_literal(host: str) -> bool:
 
 
 def check_endpoint(endpoint: str, settings: Settings) -> str:
-    """Refuse endpoints this server must not call (SSRF): https, an allowed push-service host."""
-    bad = InvalidInput("This push endpoint is not accepted.", field="endpoint")
+    """Refuse endpoints this server must not call (SSRF) or could never send to.
+
+    Parsed as an RFC 3986 URI (urllib.parse): https (http outside production), a host that is a
+    DNS name (or, outside production, an IPv4 address), a port that is empty or a number (443
+    in production), no userinfo, no fragment, a path; then the push service's origin must be
+    one a VAPID token can name (RFC 8292 §2), or every message to it would fail to sign.
+    """
     if len(endpoint) > MAX_ENDPOINT_LENGTH or not endpoint.isascii() or _UNSAFE.search(endpoint):
-        raise bad
+        raise _refused("it is too long or holds characters a URL cannot")
+    parts = urlsplit(endpoint)
     try:
-        parts = urlsplit(endpoint)
         port = parts.port
     except ValueError as exc:
-        raise bad from exc
+        raise _refused("its port is not a number") from exc
     host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password or parts.fragment:
-        raise bad
-    if settings.is_production:
-        # No plain http, no odd ports, no addresses: only the push services' own names.
-        if parts.scheme != "https" or port not in (None, 443) or _is_ip_literal(host):
-            raise bad
-    elif parts.scheme not in ("https", "http"):
-        raise bad
+    production = settings.is_production
+    if parts.scheme != "https" and (production or parts.scheme != "http"):
+        raise _refused("it is not an https URL")
+    if "@" in parts.netloc:
+        raise _refused("it carries a user name or password")
+    if not host:
+        raise _refused("it has no host")
+    if _is_ip_literal(host):
+        if ":" in host:  # py_vapid refuses such an "aud": every message would fail to sign
+            raise _refused("its host is an IPv6 address, which a VAPID token cannot name")
+        if production:  # push services have names; and no requests to addresses (SSRF)
+            raise _refused("its host is an IP address")
+    elif not _HOST_NAME.match(host):
+        raise _refused("its host is not a DNS name")
+    if port == 0 or (production and port not in (None, 443)):
+        raise _refused("its port is not allowed")
+    if not parts.path.startswith("/") or parts.fragment:
+        raise _refused("it has no path, or a fragment")
     if not any(host_matches(host, pattern) for pattern in allowed_hosts(settings)):
-        raise bad
+        raise _refused("its host is not an allowed push service")
+    try:
+        push_service_origin(endpoint)
+    except UnsignableEndpoint as exc:
+        raise _refused("a VAPID token cannot name its push service") from exc
     return endpoint
+
+
+def _refused(why: str) -> InvalidInput:
+    return InvalidInput(f"This push endpoint is not accepted: {why}.", field="endpoint")
 
 
 def check_keys(p256dh: str, auth: str) -> None:

@@ -8,8 +8,11 @@ without it; elsewhere it is generated once and kept in the database.
 from __future__ import annotations
 
 import base64
+import functools
+import re
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -131,16 +134,47 @@ async def load_keys(db: AsyncSession, settings: Settings) -> VapidKeys:
         raise SettingsError(f"the VAPID key kept in the database ({exc})") from exc
 
 
-def push_service_origin(endpoint: str) -> str:
-    """The "aud" of a VAPID token: the push service's origin (RFC 8292 §2).
+class UnsignableEndpoint(ValueError):
+    """No VAPID token can name this endpoint's push service (its "aud")."""
 
-    Endpoints were checked when they were stored (subscriptions.check_endpoint), so a string
-    cut is enough here; it runs once per message.
+
+# py_vapid refuses any other "aud" (Vapid01._base_sign): scheme, a host without colons, and an
+# optional numeric port. An IPv6 literal ([::1]) cannot be named in a token it signs.
+_SIGNABLE_AUD = re.compile(r"^https?://[^/:]+(:\d+)?$", re.IGNORECASE)
+
+
+def push_service_origin(endpoint: str) -> str:
+    """The "aud" of a VAPID token: the push service's origin (RFC 8292 §2), serialised as
+    RFC 6454 §6.2 says (lower-case host, no default port, no empty port); UnsignableEndpoint
+    if it cannot be one.
+
+    It runs once per message: the part before the path is cut out, and each distinct one is
+    parsed once.
     """
     authority = endpoint.find("//") + 2
-    path = endpoint.find("/", authority)
-    origin = endpoint if path < 0 else endpoint[:path]
-    return origin.lower() if not origin.islower() else origin
+    path = endpoint.find("/", authority) if authority > 1 else -1
+    return _origin(endpoint if path < 0 else endpoint[:path])
+
+
+@functools.lru_cache(maxsize=1024)
+def _origin(prefix: str) -> str:
+    parts = urlsplit(prefix)
+    try:
+        port = parts.port
+    except ValueError as exc:  # not a number, or out of range
+        raise UnsignableEndpoint("the endpoint's port is not a port number") from exc
+    host = parts.hostname
+    if parts.scheme not in ("https", "http") or not host or "@" in parts.netloc:
+        raise UnsignableEndpoint("the endpoint has no usable scheme and host")
+    if parts.path or parts.query or parts.fragment:
+        raise UnsignableEndpoint("the endpoint's authority is not followed by a path")
+    default = 443 if parts.scheme == "https" else 80
+    origin = f"{parts.scheme}://{host}"
+    if port is not None and port != default:
+        origin = f"{origin}:{port}"
+    if not _SIGNABLE_AUD.match(origin):
+        raise UnsignableEndpoint(f"a VAPID token cannot name {origin} (RFC 8292 aud)")
+    return origin
 
 
 class VapidSigner:
@@ -156,14 +190,22 @@ class VapidSigner:
         self._cache: dict[str, tuple[int, str]] = {}
         self.public_key = keys.public_key
         self.signatures = 0
-        self._sign("https://push.example", int(time.time()))  # a bad subject fails at startup
+        try:  # a bad subject fails at startup, not at the first push
+            self._sign("https://push.example", int(time.time()))
+        except VapidException as exc:
+            raise SettingsError(f"VAPID_SUBJECT is not usable: {exc}") from exc
 
     def authorization(self, origin: str, *, now: float | None = None) -> str:
+        """The header for one push service (UnsignableEndpoint if py_vapid refuses `origin`;
+        the subject was proven at startup, so the origin is what it refused)."""
         moment = int(time.time() if now is None else now)
         cached = self._cache.get(origin)
         if cached is not None and cached[0] - RENEW_BEFORE_SECONDS > moment:
             return cached[1]
-        header = self._sign(origin, moment)
+        try:
+            header = self._sign(origin, moment)
+        except VapidException as exc:
+            raise UnsignableEndpoint(f"VAPID cannot sign for {origin!r}: {exc}") from exc
         self._cache[origin] = (moment + TOKEN_LIFETIME_SECONDS, header)
         self.signatures += 1
         return header
@@ -174,8 +216,5 @@ class VapidSigner:
         claims = dict(self._claims)
         claims["aud"] = origin
         claims["exp"] = moment + TOKEN_LIFETIME_SECONDS
-        try:
-            header: str = self._vapid.sign(claims)["Authorization"]
-        except VapidException as exc:  # a bad subject: a configuration error
-            raise SettingsError(f"VAPID_SUBJECT is not usable: {exc}") from exc
+        header: str = self._vapid.sign(claims)["Authorization"]
         return header
