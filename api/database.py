@@ -21,6 +21,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from api.settings import Settings
+
 # Deterministic constraint names keep alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -117,8 +119,15 @@ async def begin_write(db: AsyncSession) -> None:
         await db.connection(execution_options={WRITE_INTENT: True})
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the async engine for a URL; SQLite gets the pragmas it needs to behave."""
+def create_engine(
+    database_url: str, *, echo: bool = False, timeouts: Settings | None = None
+) -> AsyncEngine:
+    """Build the async engine for a URL; SQLite gets the pragmas it needs to behave.
+
+    With `timeouts` (the server's and the workers' settings), nothing waits on PostgreSQL for
+    ever: connecting, each statement (server and client side) and a free pooled connection are
+    bounded. One-off commands (migrate, seed-demo) leave them out: their statements may be long.
+    """
     if database_url.startswith("sqlite"):
         database = make_url(database_url).database
         if database and database != ":memory:":
@@ -127,9 +136,23 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    options: dict[str, Any] = {}
+    if timeouts is not None:
+        options["pool_timeout"] = timeouts.database_pool_timeout_seconds
+        options["connect_args"] = asyncpg_timeouts(timeouts)
     return create_async_engine(
-        database_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+        database_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **options
     )
+
+
+def asyncpg_timeouts(settings: Settings) -> dict[str, Any]:
+    """asyncpg.connect() arguments: connect and command timeouts, PostgreSQL's statement_timeout."""
+    statement_ms = int(settings.database_statement_timeout_seconds * 1000)
+    return {
+        "timeout": settings.database_connect_timeout_seconds,
+        "command_timeout": settings.database_command_timeout_seconds,
+        "server_settings": {"statement_timeout": str(statement_ms)},
+    }
 
 
 def create_session_factory(bind: Any) -> async_sessionmaker[AsyncSession]:

@@ -46,6 +46,17 @@ class Settings:
     port: int = 8000
     secret_key: str = field(default=INSECURE_DEV_SECRET, repr=False)
     redis_url: str | None = None
+    # Nothing waits forever (issue #12): a partitioned database or Redis answers 503 in
+    # seconds. Connect: TCP and the PostgreSQL handshake. Statement: PostgreSQL cancels a
+    # statement running longer (server side). Command: the client stops waiting for an answer
+    # (a little longer, so a slow statement ends with the server's own error). Pool: waiting
+    # for a free connection. Ready: the whole readiness probe.
+    database_connect_timeout_seconds: float = 3.0
+    database_statement_timeout_seconds: float = 5.0
+    database_command_timeout_seconds: float = 6.0
+    database_pool_timeout_seconds: float = 3.0
+    redis_timeout_seconds: float = 1.0
+    ready_timeout_seconds: float = 2.0
     session_idle_timeout: timedelta = timedelta(minutes=30)
     session_absolute_timeout: timedelta = timedelta(hours=12)
     max_request_bytes: int = 1_000_000
@@ -89,6 +100,9 @@ class Settings:
     # Proxies whose X-Forwarded-For is believed (api.clientip); None: the environment's default,
     # loopback in development and test, none in production.
     trusted_proxies: tuple[Network, ...] | None = None
+    # A worker holds the deliveries it claimed this long, renewed every third of it while it
+    # lives; another worker takes over a dead one's deliveries about this long after it died.
+    push_lease_seconds: float = 30.0
 
     @property
     def is_production(self) -> bool:
@@ -196,6 +210,20 @@ def _hosts(value: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in value.split(",") if h.strip())
 
 
+_TIMEOUTS = {
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": "database_connect_timeout_seconds",
+    "DATABASE_STATEMENT_TIMEOUT_SECONDS": "database_statement_timeout_seconds",
+    "DATABASE_COMMAND_TIMEOUT_SECONDS": "database_command_timeout_seconds",
+    "DATABASE_POOL_TIMEOUT_SECONDS": "database_pool_timeout_seconds",
+    "REDIS_TIMEOUT_SECONDS": "redis_timeout_seconds",
+    "READY_TIMEOUT_SECONDS": "ready_timeout_seconds",
+}
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _float(name, env[name]) if env.get(name) else float(default)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from environment variables (see the README's table)."""
     env = os.environ if environ is None else environ
@@ -213,6 +241,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         secret_key=env.get("SECRET_KEY", INSECURE_DEV_SECRET),
         redis_url=env.get("REDIS_URL") or None,
+        database_connect_timeout_seconds=_seconds(env, "DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
+        database_statement_timeout_seconds=_seconds(
+            env, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 5
+        ),
+        database_command_timeout_seconds=_seconds(env, "DATABASE_COMMAND_TIMEOUT_SECONDS", 6),
+        database_pool_timeout_seconds=_seconds(env, "DATABASE_POOL_TIMEOUT_SECONDS", 3),
+        redis_timeout_seconds=_seconds(env, "REDIS_TIMEOUT_SECONDS", 1),
+        ready_timeout_seconds=_seconds(env, "READY_TIMEOUT_SECONDS", 2),
         session_idle_timeout=timedelta(
             minutes=_int("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES", "30"))
         ),
@@ -258,6 +294,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "PUSH_RETRY_CAP_SECONDS", env.get("PUSH_RETRY_CAP_SECONDS", "3600")
         ),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
+        push_lease_seconds=_float("PUSH_LEASE_SECONDS", env.get("PUSH_LEASE_SECONDS", "30")),
     )
     validate_settings(settings)
     return settings
@@ -321,6 +358,13 @@ def validate_settings(settings: Settings) -> None:
     if settings.access_approval_validity < timedelta(days=1):
         raise SettingsError("ACCESS_APPROVAL_DAYS must be at least 1")
     _validate_push(settings)
+    for variable, attribute in _TIMEOUTS.items():
+        if not getattr(settings, attribute) > 0:
+            raise SettingsError(f"{variable} must be a positive number of seconds")
+    if settings.database_command_timeout_seconds < settings.database_statement_timeout_seconds:
+        raise SettingsError(
+            "DATABASE_COMMAND_TIMEOUT_SECONDS must not be below DATABASE_STATEMENT_TIMEOUT_SECONDS"
+        )
     if settings.is_production:
         problems = []
         if settings.secret_key == INSECURE_DEV_SECRET or len(settings.secret_key) < 32:
@@ -352,6 +396,8 @@ def _validate_push(settings: Settings) -> None:
         raise SettingsError("PUSH_CONCURRENCY and PUSH_MAX_ATTEMPTS must be at least 1")
     if settings.push_timeout_seconds <= 0 or settings.push_retry_base_seconds <= 0:
         raise SettingsError("PUSH_TIMEOUT_SECONDS and PUSH_RETRY_BASE_SECONDS must be positive")
+    if settings.push_lease_seconds < 1:
+        raise SettingsError("PUSH_LEASE_SECONDS must be at least 1")
     if settings.push_retry_cap_seconds < settings.push_retry_base_seconds:
         raise SettingsError("PUSH_RETRY_CAP_SECONDS must not be below PUSH_RETRY_BASE_SECONDS")
     if settings.vapid_subject and not settings.vapid_subject.startswith(("mailto:", "https://")):

@@ -46,43 +46,60 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from api.database import create_engine, create_session_factory
-    from notifications.jobs import JobQueue, PushWorker, memory_queuer, postgres_queuer
+    from api.outages import Outages, Stopping, configuration_error, describe, until_available
+    from notifications.jobs import memory_queuer, postgres_queuer
     from notifications.runtime import PushRuntime
     from notifications.vapid import check_configuration
+    from notifications.worker import PushWorker
+
+    try:
+        check_configuration(settings)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
-        engine = create_engine(settings.database_url)
+        # Through outages, at start too: a worker started before its database waits for it.
+        # Only a signal, a configuration error or a bug ends it (issue #12).
+        engine = create_engine(settings.database_url, timeouts=settings)
+        outages = Outages()
+        outages.watch(engine)
         factory = create_session_factory(engine)
-        connection: Any = None
-        queue: JobQueue
-        runtime = PushRuntime(settings, factory)
+        runtime = PushRuntime(settings, factory, outages=outages)
+        stopping = asyncio.Event()
+        worker: PushWorker | None = None
+
+        def stop() -> None:
+            stopping.set()
+            if worker is not None:
+                worker.stop()
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
         try:
-            check_configuration(settings)
-        except SettingsError as exc:
-            print(f"configuration error: {exc}", file=sys.stderr)
-            await engine.dispose()
-            return 2
-        try:
-            if settings.is_sqlite:
-                pgq, queue = memory_queuer()
-            else:
-                pgq, queue, connection = await postgres_queuer(settings.database_url)
+            sender = await until_available(runtime.sender, outages, stopping=stopping)
+            connect, queue = memory_queuer() if settings.is_sqlite else postgres_queuer(settings)
             worker = PushWorker(
                 settings=settings,
                 session_factory=factory,
-                sender=await runtime.sender(),
-                pgq=pgq,
+                sender=sender,
                 queue=queue,
+                connect=connect,
+                outages=outages,
             )
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, worker.stop)
-            await worker.run(drain=args.drain)
-            print(f"worker stopped; sent: {worker.sender.metrics.snapshot()}")
+            if not stopping.is_set():
+                await worker.run(drain=args.drain)
+            print(f"worker stopped; sent: {sender.metrics.snapshot()}")
             return 0
+        except Stopping:
+            return 0
+        except Exception as exc:
+            if configuration_error(exc):
+                print(f"configuration error: {describe(exc)}", file=sys.stderr)
+                return 2
+            raise
         finally:
-            if connection is not None:
-                await connection.close()
             await runtime.close()
             await engine.dispose()
 

@@ -1,8 +1,12 @@
-"""Delivery records: claim before sending, record after; retries with backoff, never past the
-deadline. The claim is a conditional UPDATE, so of two workers holding the same delivery id only
-one sends it; a worker that dies mid-send leaves a lease that runs out, and the delivery is taken
-up again (at-least-once to the push service, and the Topic header and notification tag make a
-repeat replace the first instead of showing twice).
+"""Delivery records: claim before sending, record each answer as it comes; retries with backoff,
+never past the deadline.
+
+The claim is a conditional UPDATE that names the claiming worker (`lease_owner`) and a short
+lease, so of two workers holding the same delivery id only one sends it. The holder renews the
+lease while it lives (`renew`) and records outcomes only for what it still holds. A worker that
+dies leaves leases that run out within PUSH_LEASE_SECONDS, and the deliveries are taken up again:
+at-least-once to the push service, but only what was truly in flight at the death can go twice
+(the Topic header and the notification tag make a repeat replace the first).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
@@ -33,8 +37,6 @@ from notifications.texts import reminder_payload, topic_for
 from notifications.webpush import PushRequest
 from records.models import Deadline
 
-# Long enough for a batch to wait its turn behind others and time out on every message.
-LEASE = timedelta(minutes=10)
 # FCM's maximum TTL (4 weeks); the others allow at least as much.
 MAX_TTL_SECONDS = 28 * 24 * 3600
 # Clocks of workers and database differ a little; a job must not find its delivery "not yet due".
@@ -81,9 +83,17 @@ class Recorded:
     retries: dict[int, list[uuid.UUID]]  # whole seconds to wait -> deliveries to try then
 
 
-async def claim(db: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime) -> list[Claimed]:
-    """Take the deliveries that are due and not held by another worker; settle those that can
-    no longer be sent (device gone, deadline completed or passed)."""
+async def claim(
+    db: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
+    owner: uuid.UUID,
+    lease: timedelta,
+) -> list[Claimed]:
+    """Take the deliveries that are due and not held by another worker (for `lease`, as
+    `owner`); settle those that can no longer be sent (device gone, deadline completed or
+    passed)."""
     if not ids:
         return []
     claimable = or_(
@@ -98,7 +108,12 @@ async def claim(db: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime) ->
             await db.execute(
                 update(PushDelivery)
                 .where(PushDelivery.id.in_(list(ids)), claimable)
-                .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, updated_at=now)
+                .values(
+                    status=DeliveryStatus.SENDING,
+                    lease_until=now + lease,
+                    lease_owner=owner,
+                    updated_at=now,
+                )
                 .returning(PushDelivery.id)
                 .execution_options(synchronize_session=False)
             )
@@ -189,6 +204,47 @@ async def claim(db: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime) ->
     return ready
 
 
+async def renew(
+    db: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    *,
+    owner: uuid.UUID,
+    until: datetime,
+) -> set[uuid.UUID]:
+    """Extend `owner`'s lease on those of `ids` it still holds; which those are."""
+    if not ids:
+        return set()
+    held = await db.execute(
+        update(PushDelivery)
+        .where(
+            PushDelivery.id.in_(list(ids)),
+            PushDelivery.lease_owner == owner,
+            PushDelivery.status == DeliveryStatus.SENDING,
+        )
+        .values(lease_until=until)
+        .returning(PushDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(held.scalars())
+
+
+async def held_elsewhere_until(
+    db: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime, owner: uuid.UUID
+) -> datetime | None:
+    """When the last of another worker's live leases on `ids` runs out (None: none held)."""
+    if not ids:
+        return None
+    latest: datetime | None = await db.scalar(
+        select(func.max(PushDelivery.lease_until)).where(
+            PushDelivery.id.in_(list(ids)),
+            PushDelivery.status == DeliveryStatus.SENDING,
+            PushDelivery.lease_owner != owner,
+            PushDelivery.lease_until >= now,
+        )
+    )
+    return latest
+
+
 def _final(
     delivery_id: uuid.UUID,
     status: DeliveryStatus,
@@ -202,6 +258,7 @@ def _final(
         "id": delivery_id,
         "status": status,
         "lease_until": None,
+        "lease_owner": None,
         "updated_at": now,
         "last_error": error[:200] if error else None,
         "last_status_code": code,
@@ -219,8 +276,11 @@ async def record(
     *,
     now: datetime,
     policy: RetryPolicy,
+    owner: uuid.UUID,
 ) -> Recorded:
-    """Write what happened to each delivery; returns the retries to schedule."""
+    """Write what happened to each delivery that `owner` still holds; returns the retries to
+    schedule. (A delivery whose lease ran out and was taken over is the new holder's to record.)
+    """
     finals: list[dict[str, object]] = []
     pending: list[dict[str, object]] = []
     gone: list[uuid.UUID] = []
@@ -264,6 +324,7 @@ async def record(
                         "attempts": attempts,
                         "next_attempt_at": now + timedelta(seconds=delay),
                         "lease_until": None,
+                        "lease_owner": None,
                         "updated_at": now,
                         "last_status_code": code,
                         "last_error": (result.detail or result.reason)[:200],
@@ -274,10 +335,15 @@ async def record(
                     _final(item.id, status, now=now, code=code, attempts=attempts, error=error)
                 )
         counts[status] += 1
+    held = (
+        update(PushDelivery)
+        .where(PushDelivery.lease_owner == owner)
+        .execution_options(synchronize_session=None)
+    )
     if finals:
-        await db.execute(update(PushDelivery), finals)
+        await db.execute(held, finals)
     if pending:
-        await db.execute(update(PushDelivery), pending)
+        await db.execute(held, pending)
     await remove_gone(db, gone)
     return Recorded(counts=dict(counts), retries=dict(retries))
 

@@ -1,5 +1,5 @@
 """Delivery jobs on pgqueuer: PostgreSQL in production, pgqueuer's in-memory queue for the embedded
-SQLite default. The same worker runs on either.
+SQLite default. The same worker (notifications/worker.py) runs on either.
 
 - `push.deliver` jobs carry up to 100 delivery ids. On PostgreSQL they are enqueued in the same
   transaction that creates the deliveries (a rollback leaves no job, a commit always has one).
@@ -14,28 +14,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Protocol
 
-import structlog
-from pgqueuer import AsyncpgDriver, Job, PgQueuer, Queries
+from pgqueuer import AsyncpgDriver, PgQueuer, Queries
 from pgqueuer.adapters.persistence import qb
-from pgqueuer.domain.models import Schedule
 from pgqueuer.domain.settings import DBSettings
-from pgqueuer.domain.types import Channel, QueueExecutionMode
+from pgqueuer.domain.types import Channel
 from pgqueuer.ports import RepositoryPort
 from sqlalchemy import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import housekeeping
-from api.database import utcnow
+from api.database import asyncpg_timeouts
 from api.settings import Settings
-from notifications import deliveries, scheduler
-from notifications.sender import PushSender
-
-log = structlog.get_logger("notifications.jobs")
 
 DELIVER = "push.deliver"
 TICK = "push.tick"
@@ -78,7 +71,7 @@ def _encode(job: DeliveryJob) -> bytes:
     return json.dumps({"ids": [str(i) for i in job.ids]}).encode()
 
 
-def _decode(payload: bytes | None) -> list[uuid.UUID]:
+def decode(payload: bytes | None) -> list[uuid.UUID]:
     if not payload:
         return []
     return [uuid.UUID(i) for i in json.loads(payload)["ids"]]
@@ -141,141 +134,33 @@ async def commit_with_jobs(db: AsyncSession, queue: JobQueue, jobs: Sequence[Del
         await queue.enqueue(jobs, db=db)
 
 
-@dataclass(slots=True)
-class ScanTotals:
-    examined: int = 0
-    posted: int = 0
-    superseded: int = 0
-    deliveries: int = 0
+@dataclass(frozen=True, slots=True)
+class QueueConnection:
+    """A PgQueuer and how to let go of the connection under it."""
+
+    pgq: PgQueuer
+    close: Callable[[], Awaitable[None]]
 
 
-class PushWorker:
-    """Runs `push.deliver` jobs and the minute tick on one pgqueuer instance."""
-
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        session_factory: async_sessionmaker[AsyncSession],
-        sender: PushSender,
-        pgq: PgQueuer,
-        queue: JobQueue,
-        clock: Callable[[], datetime] = utcnow,
-        job_size: int = BATCH_SIZE,
-    ) -> None:
-        self.settings = settings
-        self.job_size = job_size
-        self.session_factory = session_factory
-        self.sender = sender
-        self.pgq = pgq
-        self.queue = queue
-        self.clock = clock
-        self.policy = deliveries.RetryPolicy.from_settings(settings)
-
-        @pgq.entrypoint(DELIVER)
-        async def deliver(job: Job) -> None:
-            await self.deliver(_decode(job.payload))
-
-        @pgq.schedule(TICK, "* * * * *")
-        async def tick(schedule: Schedule) -> None:
-            await self.tick()
-
-        # Not push work, but this is the process that runs schedules: one at a time however
-        # many workers run, and the embedded server's own worker on SQLite.
-        @pgq.schedule(HOUSEKEEPING, housekeeping.SCHEDULE)
-        async def chores(schedule: Schedule) -> None:
-            await housekeeping.run(self.session_factory, self.settings)
-
-    async def deliver(self, ids: Sequence[uuid.UUID]) -> None:
-        """Claim, send, record. No transaction stays open while the network is waited on."""
-        async with self.session_factory() as db:
-            claimed = await deliveries.claim(db, ids, now=self.clock())
-            await db.commit()
-        if not claimed:
-            return
-        results = await self.sender.send_many([c.request for c in claimed])
-        async with self.session_factory() as db:
-            recorded = await deliveries.record(
-                db, claimed, results, now=self.clock(), policy=self.policy
-            )
-            jobs = [
-                job
-                for wait, retry_ids in recorded.retries.items()
-                for job in delivery_jobs(retry_ids, delay_seconds=wait, size=self.job_size)
-            ]
-            await commit_with_jobs(db, self.queue, jobs)
-
-    async def scan(self) -> ScanTotals:
-        """Post every due reminder, a page per transaction."""
-        totals = ScanTotals()
-        after: uuid.UUID | None = None
-        now = self.clock()
-        while True:
-            async with self.session_factory() as db:
-                page = await scheduler.scan_page(db, now=now, after=after)
-                jobs = delivery_jobs(page.delivery_ids, size=self.job_size)
-                await commit_with_jobs(db, self.queue, jobs)
-            totals.examined += page.examined
-            totals.posted += page.posted
-            totals.superseded += page.superseded
-            totals.deliveries += len(page.delivery_ids)
-            if page.next_after is None:
-                return totals
-            after = page.next_after
-
-    async def requeue_overdue(self, *, grace: timedelta = OVERDUE_GRACE) -> int:
-        async with self.session_factory() as db:
-            ids = await deliveries.overdue(db, now=self.clock(), grace=grace)
-            await commit_with_jobs(db, self.queue, delivery_jobs(ids, size=self.job_size))
-        if ids:
-            log.warning("push.requeued_overdue", deliveries=len(ids))
-        return len(ids)
-
-    async def tick(self) -> None:
-        totals = await self.scan()
-        await self.requeue_overdue()
-        log.info(
-            "push.tick",
-            examined=totals.examined,
-            posted=totals.posted,
-            superseded=totals.superseded,
-            deliveries=totals.deliveries,
-            sent=self.sender.metrics.snapshot(),
-        )
-
-    async def run(
-        self, *, drain: bool = False, with_tick: bool = True, batch_size: int = 10
-    ) -> None:
-        """Work until stop() (or, with drain, until the queue is empty).
-
-        `batch_size` jobs are taken per dequeue, at most twice that run at once (each up to
-        `job_size` deliveries, all sharing the sender's concurrency limit).
-        """
-        if not self.queue.transactional:
-            await self.requeue_overdue(grace=timedelta(0))  # a fresh in-memory queue is empty
-        if with_tick:
-            await self.tick()  # do not wait for the first full minute
-        mode = QueueExecutionMode.drain if drain else QueueExecutionMode.continuous
-        options = {
-            "dequeue_timeout": timedelta(seconds=5 if drain else 30),
-            "batch_size": batch_size,
-            "max_concurrent_tasks": 2 * batch_size,
-            "mode": mode,
-        }
-        if with_tick:
-            await self.pgq.run(**options)  # type: ignore[arg-type]
-        else:
-            await self.pgq.qm.run(**options)  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        self.pgq.shutdown.set()
+# A new PgQueuer each time (the worker calls it again after its connection was lost).
+Connect = Callable[[], Awaitable[QueueConnection]]
 
 
-def memory_queuer() -> tuple[PgQueuer, MemoryJobQueue]:
+async def _keep() -> None:
+    """The in-memory queue has no connection to close."""
+
+
+def memory_queuer() -> tuple[Connect, MemoryJobQueue]:
+    """pgqueuer's in-memory queue (the embedded SQLite default): one instance for the process,
+    handed out again on every connect."""
     pgq = PgQueuer.in_memory()
     if pgq.queries is None:  # set by PgQueuer's constructor; typed as optional
         raise RuntimeError("pgqueuer built no queries")
-    return pgq, MemoryJobQueue(pgq.queries)
+
+    async def connect() -> QueueConnection:
+        return QueueConnection(pgq, _keep)
+
+    return connect, MemoryJobQueue(pgq.queries)
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -283,15 +168,26 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def postgres_queuer(database_url: str) -> tuple[PgQueuer, PostgresJobQueue, Any]:
-    """A PgQueuer on its own asyncpg connection (it LISTENs for new jobs on it)."""
+def postgres_queuer(settings: Settings) -> tuple[Connect, PostgresJobQueue]:
+    """PgQueuers on their own asyncpg connection each (they LISTEN for new jobs on it), with
+    the server's timeouts: a partition ends in an error, not a hang."""
     import asyncpg
 
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    driver = AsyncpgDriver(connection)
-    pgq = PgQueuer(
-        connection=driver,
-        channel=Channel(queue_db_settings().channel),
-        queries=postgres_queries(driver),
-    )
-    return pgq, PostgresJobQueue(), connection
+    async def connect() -> QueueConnection:
+        connection = await asyncpg.connect(
+            asyncpg_dsn(settings.database_url), **asyncpg_timeouts(settings)
+        )
+        driver = AsyncpgDriver(connection)
+        pgq = PgQueuer(
+            connection=driver,
+            channel=Channel(queue_db_settings().channel),
+            queries=postgres_queries(driver),
+        )
+
+        async def close() -> None:
+            # A connection that is already gone cannot close cleanly: let it go.
+            connection.terminate()
+
+        return QueueConnection(pgq, close)
+
+    return connect, PostgresJobQueue()

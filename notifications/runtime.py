@@ -10,12 +10,14 @@ import ssl
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.outages import Outages
 from api.settings import Settings
 from notifications import vapid
-from notifications.jobs import PushWorker, memory_queuer
+from notifications.jobs import memory_queuer
 from notifications.sender import PushMetrics, PushSender
 from notifications.transport import PushTransport
 from notifications.webpush import WebPushClient, create_transport
+from notifications.worker import PushWorker
 
 log = structlog.get_logger("notifications.runtime")
 
@@ -29,8 +31,10 @@ class PushRuntime:
         session_factory: async_sessionmaker[AsyncSession],
         *,
         ssl_context: ssl.SSLContext | None = None,
+        outages: Outages | None = None,
     ) -> None:
         self.settings = settings
+        self.outages = outages or Outages()
         self.session_factory = session_factory
         self.metrics = PushMetrics()
         self._ssl_context = ssl_context
@@ -80,13 +84,14 @@ class PushRuntime:
     async def start_embedded_worker(self) -> None:
         if self._worker_task is not None:
             return
-        pgq, queue = memory_queuer()
+        connect, queue = memory_queuer()
         self._worker = PushWorker(
             settings=self.settings,
             session_factory=self.session_factory,
             sender=await self.sender(),
-            pgq=pgq,
             queue=queue,
+            connect=connect,
+            outages=self.outages,
         )
         self._worker_task = asyncio.create_task(self._worker.run(), name="push-worker")
         log.info("push.embedded_worker_started")

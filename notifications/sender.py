@@ -11,7 +11,7 @@ import collections
 import enum
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -103,33 +103,58 @@ class PushSender:
             return await self._send(prepared)
 
     async def send_many(self, requests: Sequence[PushRequest]) -> list[SendResult]:
-        """Send all, at most `concurrency` at a time; results in the order of the requests.
+        """Send all, at most `concurrency` at a time; results in the order of the requests."""
+        results: list[SendResult | None] = [None] * len(requests)
+
+        def keep(index: int, result: SendResult) -> None:
+            results[index] = result
+
+        await self.send_each(requests, keep)
+        return [r for r in results if r is not None]
+
+    async def send_each(
+        self,
+        requests: Sequence[PushRequest],
+        on_result: Callable[[int, SendResult], None],
+        *,
+        proceed: Callable[[int], bool] | None = None,
+    ) -> None:
+        """Send all, at most `concurrency` at a time, handing each result (with the index of
+        its request) to `on_result` as soon as it is known; a request for which `proceed` says
+        no just before it would go out is not sent and gets no result.
 
         A fixed set of worker coroutines pulls from a queue of messages encrypted ahead, a batch
         of `concurrency` at a time: encryption in one tight loop runs at the speed of the
         encryption alone, and fixed workers are cheaper than a task per message (bench/push.py).
         """
-        results: list[SendResult | None] = [None] * len(requests)
         upcoming = iter(range(len(requests)))
         ready: collections.deque[tuple[int, PreparedPush]] = collections.deque()
+        exhausted = False
 
         def encrypt_ahead() -> bool:
-            for index in itertools.islice(upcoming, self._concurrency):
-                prepared = self._prepare(requests[index])
-                if isinstance(prepared, SendResult):
-                    results[index] = prepared
-                else:
-                    ready.append((index, prepared))
+            nonlocal exhausted
+            # Until something is ready or nothing is left: a batch may be wholly refused.
+            while not ready and not exhausted:
+                batch = list(itertools.islice(upcoming, self._concurrency))
+                exhausted = len(batch) < self._concurrency
+                for index in batch:
+                    if proceed is not None and not proceed(index):
+                        continue
+                    prepared = self._prepare(requests[index])
+                    if isinstance(prepared, SendResult):
+                        on_result(index, prepared)
+                    else:
+                        ready.append((index, prepared))
             return bool(ready)
 
         async def work() -> None:
             async with self._slots:  # one slot per worker, shared with every other send
                 while ready or encrypt_ahead():
                     index, prepared = ready.popleft()
-                    results[index] = await self._send(prepared)
+                    if proceed is None or proceed(index):
+                        on_result(index, await self._send(prepared))
 
         await asyncio.gather(*(work() for _ in range(min(self._concurrency, len(requests)))))
-        return [r for r in results if r is not None]
 
     def _prepare(self, request: PushRequest) -> PreparedPush | SendResult:
         # One message's failure is that message's alone (issue #12): whatever cannot be

@@ -109,6 +109,8 @@ async def test_every_worker_carries_the_daily_schedule(
 ) -> None:
     worker, runtime = await make_worker(settings, session_factory)
     try:
+        worker.attach((await worker.connect()).pgq)
+        assert worker.pgq is not None
         scheduled = {key.entrypoint: key.expression for key in worker.pgq.sm.registry}
     finally:
         await runtime.close()

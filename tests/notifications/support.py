@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.database import utcnow
 from api.settings import Settings
-from notifications.jobs import PushWorker, memory_queuer
+from notifications.jobs import memory_queuer
 from notifications.models import PushSubscription, ReminderPreferences
 from notifications.runtime import PushRuntime
 from notifications.vapid import b64url
+from notifications.worker import PushWorker
 from records.models import Deadline, DeadlineKind
 from tests.support import add_person
 
@@ -137,13 +138,13 @@ async def make_worker(
 ) -> tuple[PushWorker, PushRuntime]:
     """A worker on an in-memory queue; close the runtime afterwards."""
     runtime = PushRuntime(settings, session_factory)
-    pgq, queue = memory_queuer()
+    connect, queue = memory_queuer()
     worker = PushWorker(
         settings=settings,
         session_factory=session_factory,
         sender=await runtime.sender(),
-        pgq=pgq,
         queue=queue,
+        connect=connect,
         clock=clock,
     )
     return worker, runtime

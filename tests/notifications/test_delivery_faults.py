@@ -158,19 +158,22 @@ async def test_a_worker_that_dies_mid_send_loses_nothing_and_doubles_nothing(
     leaves them alone (A's lease); after the lease, the overdue sweep hands them to B, which
     sends each exactly once."""
     await people_with_devices(committed, sink, [f"ok-{i}" for i in range(5)])
+    settings = settings.with_overrides(push_lease_seconds=1)  # B looks again after 2 s
     worker, runtime = await make_worker(settings, committed.factory)
+    lease = timedelta(seconds=settings.push_lease_seconds)
     try:
         await worker.scan()
         ids = [d.id for _, d in await deliveries_of(committed)]
         async with committed.factory() as session:
-            claimed = await deliveries.claim(session, ids, now=utcnow())
+            dead = uuid.uuid4()
+            claimed = await deliveries.claim(session, ids, now=utcnow(), owner=dead, lease=lease)
             await session.commit()
         assert len(claimed) == 5  # ...and A dies here
 
         await worker.deliver(ids)  # a duplicate job: nothing to take
         assert sum(sink.received.values()) == 0
 
-        later = utcnow() + deliveries.LEASE + timedelta(seconds=1)
+        later = utcnow() + lease + timedelta(seconds=1)
         worker.clock = lambda: later
         assert await worker.requeue_overdue() == 5
         await asyncio.wait_for(worker.run(drain=True, with_tick=False), timeout=30)
