@@ -67,23 +67,28 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def unavailable(exc: BaseException) -> str | None:
     """The dependency `exc` says cannot be reached or did not answer in time, else None."""
+    found = _culprit(exc)
+    return found[0] if found else None
+
+
+def _culprit(exc: BaseException) -> tuple[str, BaseException] | None:
     for inner in _chain(exc):
         if isinstance(inner, redis_errors.ConnectionError | redis_errors.TimeoutError):
-            return REDIS
+            return REDIS, inner
         if isinstance(inner, _PG_CONFIGURATION):
             return None  # the configuration, not an outage: retrying cannot help
         if isinstance(inner, sa_errors.TimeoutError):  # no pooled connection in time
-            return DATABASE
+            return DATABASE, inner
         if isinstance(inner, sa_errors.DBAPIError) and inner.connection_invalidated:
-            return DATABASE
+            return DATABASE, inner
         if isinstance(inner, _PG_UNAVAILABLE):
-            return DATABASE
+            return DATABASE, inner
         if isinstance(inner, asyncpg.InterfaceError) and "closed" in str(inner):
-            return DATABASE
+            return DATABASE, inner
         # Raised as they are by asyncpg's connect and by its command timeout; the app makes
         # no other network calls that let them through (push sends classify their own).
         if isinstance(inner, ConnectionError | TimeoutError):
-            return DATABASE
+            return DATABASE, inner
     return None
 
 
@@ -93,11 +98,17 @@ def configuration_error(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """The innermost cause, short: what an operator needs to see in the one warning."""
-    inner = exc
-    for candidate in _chain(exc):
-        inner = candidate
-    return f"{type(inner).__name__}: {inner}"[:300]
+    """What an operator needs to see in the one warning: the error that made it an outage."""
+    found = _culprit(exc)
+    inner = found[1] if found else exc
+    text = str(inner) or ("no answer in time" if isinstance(inner, TimeoutError) else "")
+    return f"{type(inner).__name__}: {text}"[:300]
+
+
+# An outage is over once the dependency has answered and then not failed for this long: a
+# database that flaps while it comes back (the pool's connection works, the job queue's does
+# not yet) is one outage, with one warning and one line at its end.
+CONFIRM_SECONDS = 3.0
 
 
 @dataclass
@@ -107,14 +118,21 @@ class Dependency:
     name: str
     impact: str  # what users notice while it is out, for the operator reading the warning
     down_since: float | None = None
+    answered_at: float | None = None  # since then no failure: the outage is ending
     outages: int = 0
+    _confirm: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
     def down(self) -> bool:
+        """In an outage, or not yet past its end (CONFIRM_SECONDS without a failure)."""
         return self.down_since is not None
 
     def failed(self, exc: BaseException, **context: Any) -> None:
         """Note a failure; only the first of an outage is logged."""
+        if self._confirm is not None:  # it was coming back: still the same outage
+            self._confirm.cancel()
+            self._confirm = None
+            self.answered_at = None
         if self.down_since is not None:
             return
         self.down_since = time.monotonic()
@@ -128,11 +146,22 @@ class Dependency:
         )
 
     def ok(self) -> None:
-        """Note a success; ends an outage (logged once)."""
-        if self.down_since is None:
+        """Note a success; ends an outage once nothing fails for CONFIRM_SECONDS."""
+        if self.down_since is None or self.answered_at is not None:
             return
-        seconds = round(time.monotonic() - self.down_since, 1)
-        self.down_since = None
+        self.answered_at = time.monotonic()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._recovered()
+            return
+        self._confirm = loop.call_later(CONFIRM_SECONDS, self._recovered)
+
+    def _recovered(self) -> None:
+        if self.down_since is None or self.answered_at is None:
+            return
+        seconds = round(self.answered_at - self.down_since, 1)
+        self.down_since = self.answered_at = self._confirm = None
         log.info("dependency.recovered", dependency=self.name, after_seconds=seconds)
 
 
@@ -162,7 +191,7 @@ class Outages:
         back: end a database outage there, once, whatever request or job gets it."""
 
         def checked_out(*_: object) -> None:
-            if self.database.down_since is not None:
+            if self.database.down_since is not None:  # one attribute read per checkout
                 self.database.ok()
 
         event.listen(engine.sync_engine, "checkout", checked_out)

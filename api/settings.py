@@ -242,9 +242,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=env.get("SECRET_KEY", INSECURE_DEV_SECRET),
         redis_url=env.get("REDIS_URL") or None,
         database_connect_timeout_seconds=_seconds(env, "DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
-        database_statement_timeout_seconds=_seconds(
-            env, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 5
-        ),
+        database_statement_timeout_seconds=_seconds(env, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 5),
         database_command_timeout_seconds=_seconds(env, "DATABASE_COMMAND_TIMEOUT_SECONDS", 6),
         database_pool_timeout_seconds=_seconds(env, "DATABASE_POOL_TIMEOUT_SECONDS", 3),
         redis_timeout_seconds=_seconds(env, "REDIS_TIMEOUT_SECONDS", 1),

@@ -12,10 +12,11 @@ re-queues every unfinished one before it takes new work.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -136,10 +137,11 @@ async def commit_with_jobs(db: AsyncSession, queue: JobQueue, jobs: Sequence[Del
 
 @dataclass(frozen=True, slots=True)
 class QueueConnection:
-    """A PgQueuer and how to let go of the connection under it."""
+    """A PgQueuer, how to let go of the connection under it, and whether that was lost."""
 
     pgq: PgQueuer
     close: Callable[[], Awaitable[None]]
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 # A new PgQueuer each time (the worker calls it again after its connection was lost).
@@ -188,6 +190,16 @@ def postgres_queuer(settings: Settings) -> tuple[Connect, PostgresJobQueue]:
             # A connection that is already gone cannot close cleanly: let it go.
             connection.terminate()
 
-        return QueueConnection(pgq, close)
+        made = QueueConnection(pgq, close)
+
+        def terminated(_: object) -> None:
+            # The server or the network closed it: pgqueuer would only notice at its next
+            # query (its listener just stops hearing); stop this run now, the worker
+            # connects again.
+            made.lost.set()
+            pgq.shutdown.set()
+
+        connection.add_termination_listener(terminated)
+        return made
 
     return connect, PostgresJobQueue()

@@ -15,6 +15,7 @@ What it promises (issue #12):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -52,6 +53,7 @@ from notifications.jobs import (
     OVERDUE_GRACE,
     TICK,
     Connect,
+    DeliveryJob,
     JobQueue,
     QueueConnection,
     commit_with_jobs,
@@ -150,6 +152,18 @@ class PushWorker:
                 lambda index, result: recorder.add(claimed[index], result),
                 proceed=lambda index: lease.holds(claimed[index].id),
             )
+        unsent = [c.id for c in claimed if c.id not in recorder.answered]
+        if unsent:
+            # Not sent: the lease could not be renewed in time (the database was out). They
+            # are free once it has run out; look again then, not at the minute's sweep.
+            log.info("push.unsent_lease_expired", deliveries=len(unsent))
+            jobs = delivery_jobs(unsent, delay_seconds=math.ceil(self.lease.total_seconds()))
+            with contextlib.suppress(Stopping):
+                await self._database(partial(self._enqueue, jobs), self._abandon)
+
+    async def _enqueue(self, jobs: Sequence[DeliveryJob]) -> None:
+        async with self.session_factory() as db:
+            await commit_with_jobs(db, self.queue, jobs)
 
     async def _claim(self, ids: Sequence[uuid.UUID]) -> list[Claimed]:
         now = self.clock()
@@ -273,6 +287,8 @@ class PushWorker:
             self.attach(connection.pgq)
             try:
                 await self._run_queue(connection, drain=drain, with_tick=with_tick)
+                if connection.lost.is_set() and not self._stopping.is_set():
+                    raise ConnectionError("the job queue's database connection was lost")
             except Exception as exc:
                 if not _transient(exc):
                     raise
@@ -293,7 +309,8 @@ class PushWorker:
         self.outages.database.ok()  # connected
         lease = timedelta(seconds=self.settings.push_lease_seconds)
         options = {
-            "dequeue_timeout": timedelta(seconds=5 if drain else 30),
+            # Also how soon a listener that went silent (a partition) is noticed.
+            "dequeue_timeout": timedelta(seconds=5 if drain else 10),
             # Bounded claims: one job per dequeue, and only as many at once as keep the
             # sender busy; the rest stay queued for other workers.
             "batch_size": 1,
@@ -401,11 +418,13 @@ class _Recorder:
         self._worker = worker
         self._lease = lease
         self._pending: list[tuple[Claimed, SendResult]] = []
+        self.answered: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
     def add(self, claimed: Claimed, result: SendResult) -> None:
+        self.answered.add(claimed.id)
         self._pending.append((claimed, result))
         self._wake.set()
 

@@ -10,7 +10,7 @@ import pytest
 from tests.faults.support import Processes, Proxy
 
 # The push tests' fixtures: the real receiver, and sessions with real transactions.
-from tests.notifications.conftest import committed, push_receiver  # noqa: F401
+from tests.notifications.conftest import committed, push_receiver, sink  # noqa: F401
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -10,14 +11,36 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url
+from pgqueuer import AsyncpgDriver
+from sqlalchemy import func, insert, make_url, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.database import utcnow
 from api.settings import PROJECT_ROOT
-from tests.notifications.support import free_port
+from notifications.jobs import (
+    DELIVER,
+    PostgresJobQueue,
+    commit_with_jobs,
+    delivery_jobs,
+    postgres_queries,
+)
+from notifications.models import (
+    DeliveryStatus,
+    PushDelivery,
+    PushSubscription,
+    ReminderPreferences,
+)
+from notifications.scheduler import scan_page
+from notifications.vapid import VapidKeys, b64url
+from records.models import Deadline, DeadlineKind, Person
+from tests.notifications.support import Committed, free_port
 
 
 @dataclass
@@ -44,6 +67,8 @@ class Proxy:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
             self.process = None
 
     def freeze(self) -> None:
@@ -116,3 +141,133 @@ class Processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+# Small timeouts: a fault is noticed in a second or two, not in the defaults' few seconds.
+FAST_FAULTS = {
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": "1",
+    "DATABASE_STATEMENT_TIMEOUT_SECONDS": "1.5",
+    "DATABASE_COMMAND_TIMEOUT_SECONDS": "2",
+    "DATABASE_POOL_TIMEOUT_SECONDS": "2",
+    "REDIS_TIMEOUT_SECONDS": "0.5",
+    "READY_TIMEOUT_SECONDS": "1",
+}
+
+
+def worker_env(database_url: str, keys: VapidKeys, **extra: str) -> dict[str, str]:
+    """The environment of a `duo-abroad worker` under test."""
+    scalar = keys.private_key.private_numbers().private_value.to_bytes(32, "big")
+    return {
+        "DATABASE_URL": database_url,
+        "DUO_ENV": "test",
+        "VAPID_PRIVATE_KEY": b64url(scalar),
+        "VAPID_SUBJECT": "mailto:ops@duo.example",
+        "LOG_JSON": "1",
+        "LOG_LEVEL": "INFO",
+        **FAST_FAULTS,
+        **extra,
+    }
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], *, within: float, what: str) -> float:
+    """Poll until `condition` holds; how long that took (fails after `within` seconds)."""
+    started = time.monotonic()
+    while not await condition():
+        if time.monotonic() - started > within:
+            raise AssertionError(f"{what}: not within {within} s")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+async def clear_jobs(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        await postgres_queries(AsyncpgDriver(raw)).clear_queue(DELIVER)
+        await connection.commit()
+
+
+async def seed(committed: Committed, devices: list[dict[str, str]]) -> None:
+    """One person per device, each with a payment due in two days (reminded 3 days before:
+    due now), no quiet hours."""
+    now = utcnow()
+    run = uuid.uuid4().hex[:6]
+    persons, deadlines, subscriptions, preferences = [], [], [], []
+    for i, device in enumerate(devices):
+        person_id = uuid.uuid4()
+        committed.person_ids.append(person_id)
+        persons.append(
+            {
+                "id": person_id,
+                "customer_number": f"K{run}{i:05d}",
+                "given_names": "Crash",
+                "family_name": f"Test {i}",
+                "date_of_birth": date(1990, 1, 1),
+                "country_of_residence": "ID",
+                "preferred_language": "en",
+                "time_zone": "Asia/Jakarta",
+                "created_at": now,
+            }
+        )
+        deadlines.append(
+            {
+                "id": uuid.uuid4(),
+                "person_id": person_id,
+                "kind": DeadlineKind.PAYMENT,
+                "due_at": now + timedelta(days=2, hours=2),
+                "description": "Annual repayment.",
+                "completed_at": None,
+            }
+        )
+        subscriptions.append(
+            {
+                "id": uuid.uuid4(),
+                "person_id": person_id,
+                "endpoint": device["endpoint"],
+                "p256dh": device["p256dh"],
+                "auth": device["auth"],
+                "created_at": now,
+                "last_seen_at": now,
+            }
+        )
+        preferences.append(
+            {
+                "person_id": person_id,
+                "kinds": ["payment"],
+                "offsets_days": [3],
+                "quiet_start": None,
+                "quiet_end": None,
+                "updated_at": now,
+            }
+        )
+    async with committed.factory() as db:
+        for model, rows in (
+            (Person, persons),
+            (Deadline, deadlines),
+            (PushSubscription, subscriptions),
+            (ReminderPreferences, preferences),
+        ):
+            await db.execute(insert(model), rows)
+        await db.commit()
+
+
+async def post_due_reminders(committed: Committed) -> int:
+    """The scan of the minute tick, here (the workers' own ran before the data was there)."""
+    posted, after = 0, None
+    while True:
+        async with committed.factory() as db:
+            page = await scan_page(db, now=utcnow(), after=after)
+            await commit_with_jobs(db, PostgresJobQueue(), delivery_jobs(page.delivery_ids))
+        posted += page.posted
+        if page.next_after is None:
+            return posted
+        after = page.next_after
+
+
+async def statuses(committed: Committed) -> Counter[DeliveryStatus]:
+    async with committed.factory() as db:
+        rows = await db.execute(
+            select(PushDelivery.status, func.count())
+            .where(PushDelivery.person_id.in_(committed.person_ids))
+            .group_by(PushDelivery.status)
+        )
+        return Counter({status: count for status, count in rows.all()})

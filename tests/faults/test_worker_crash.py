@@ -10,45 +10,32 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from pgqueuer import AsyncpgDriver
-from sqlalchemy import func, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.database import utcnow
-from notifications.jobs import (
-    DELIVER,
-    PostgresJobQueue,
-    commit_with_jobs,
-    delivery_jobs,
-    postgres_queries,
-)
 from notifications.models import (
     DeliveryStatus,
     PushDelivery,
     PushSubscription,
-    ReminderPreferences,
 )
-from notifications.scheduler import scan_page
-from notifications.vapid import VapidKeys, b64url, generate_keys
-from records.models import Deadline, DeadlineKind, Person
-from tests.faults.support import Processes
+from notifications.vapid import VapidKeys, generate_keys
+from tests.faults.support import (
+    Processes,
+    clear_jobs,
+    post_due_reminders,
+    seed,
+    statuses,
+    worker_env,
+)
 from tests.notifications.conftest import Receiver
 from tests.notifications.support import Committed
 
 PEOPLE = 1_000
 CONCURRENCY = 32
 LEASE_SECONDS = 6  # the default is 30: a test does not wait for it
-
-
-async def clear_jobs(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        await postgres_queries(AsyncpgDriver(raw)).clear_queue(DELIVER)
-        await connection.commit()
 
 
 async def subscribe_all(receiver: Receiver, keys: VapidKeys) -> list[dict[str, str]]:
@@ -82,93 +69,6 @@ async def received(receiver: Receiver, hashes: list[str]) -> Counter[str]:
     return Counter(dict(counts))
 
 
-async def seed(committed: Committed, devices: list[dict[str, str]]) -> None:
-    """One person per device, each with a payment due in two days (reminded 3 days before:
-    due now), no quiet hours."""
-    now = utcnow()
-    run = uuid.uuid4().hex[:6]
-    persons, deadlines, subscriptions, preferences = [], [], [], []
-    for i, device in enumerate(devices):
-        person_id = uuid.uuid4()
-        committed.person_ids.append(person_id)
-        persons.append(
-            {
-                "id": person_id,
-                "customer_number": f"K{run}{i:05d}",
-                "given_names": "Crash",
-                "family_name": f"Test {i}",
-                "date_of_birth": date(1990, 1, 1),
-                "country_of_residence": "ID",
-                "preferred_language": "en",
-                "time_zone": "Asia/Jakarta",
-                "created_at": now,
-            }
-        )
-        deadlines.append(
-            {
-                "id": uuid.uuid4(),
-                "person_id": person_id,
-                "kind": DeadlineKind.PAYMENT,
-                "due_at": now + timedelta(days=2, hours=2),
-                "description": "Annual repayment.",
-                "completed_at": None,
-            }
-        )
-        subscriptions.append(
-            {
-                "id": uuid.uuid4(),
-                "person_id": person_id,
-                "endpoint": device["endpoint"],
-                "p256dh": device["p256dh"],
-                "auth": device["auth"],
-                "created_at": now,
-                "last_seen_at": now,
-            }
-        )
-        preferences.append(
-            {
-                "person_id": person_id,
-                "kinds": ["payment"],
-                "offsets_days": [3],
-                "quiet_start": None,
-                "quiet_end": None,
-                "updated_at": now,
-            }
-        )
-    async with committed.factory() as db:
-        for model, rows in (
-            (Person, persons),
-            (Deadline, deadlines),
-            (PushSubscription, subscriptions),
-            (ReminderPreferences, preferences),
-        ):
-            await db.execute(insert(model), rows)
-        await db.commit()
-
-
-async def post_due_reminders(committed: Committed) -> int:
-    """The scan of the minute tick, here (the workers' own ran before the data was there)."""
-    posted, after = 0, None
-    while True:
-        async with committed.factory() as db:
-            page = await scan_page(db, now=utcnow(), after=after)
-            await commit_with_jobs(db, PostgresJobQueue(), delivery_jobs(page.delivery_ids))
-        posted += page.posted
-        if page.next_after is None:
-            return posted
-        after = page.next_after
-
-
-async def statuses(committed: Committed) -> Counter[DeliveryStatus]:
-    async with committed.factory() as db:
-        rows = await db.execute(
-            select(PushDelivery.status, func.count())
-            .where(PushDelivery.person_id.in_(committed.person_ids))
-            .group_by(PushDelivery.status)
-        )
-        return Counter(dict(rows.tuples().all()))
-
-
 async def unrecorded_of(committed: Committed, worker: uuid.UUID) -> list[str]:
     """The endpoints of the deliveries `worker` holds without a recorded answer."""
     async with committed.factory() as db:
@@ -194,16 +94,12 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
 ) -> None:
     await clear_jobs(engine)
     keys = generate_keys()
-    scalar = keys.private_key.private_numbers().private_value.to_bytes(32, "big")
-    env = {
-        "DATABASE_URL": database_url,
-        "DUO_ENV": "test",
-        "VAPID_PRIVATE_KEY": b64url(scalar),
-        "VAPID_SUBJECT": "mailto:ops@duo.example",
-        "PUSH_CONCURRENCY": str(CONCURRENCY),
-        "PUSH_LEASE_SECONDS": str(LEASE_SECONDS),
-        "LOG_JSON": "1",
-    }
+    env = worker_env(
+        database_url,
+        keys,
+        PUSH_CONCURRENCY=str(CONCURRENCY),
+        PUSH_LEASE_SECONDS=str(LEASE_SECONDS),
+    )
     try:
         # The workers start (and find nothing due) while the browsers subscribe.
         doomed = processes.worker(env, tmp_path / "doomed.log")
