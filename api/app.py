@@ -22,11 +22,18 @@ from api.database import create_engine, create_session_factory
 from api.gql_view import make_graphql_controller_class
 from api.http import ApiRequest, EdgeMiddleware, exception_handlers, live, ready
 from api.logging import configure_logging
+from api.migrate import script_revisions
+from api.outages import Outages
 from api.persisted import PersistedDocuments
 from api.pwa import service_worker_routes
 from api.schema import build_schema
 from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
-from auth.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from auth.ratelimit import (
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    ResilientRateLimiter,
+)
 from auth.routes import AuthController
 from extracts.issuer import ExtractIssuer
 from extracts.keys import configured_ring
@@ -98,15 +105,23 @@ def create_app(
     """
     settings = settings or load_settings()
     configure_logging(settings)
+    # One warning per outage of the database or Redis, however many requests meet it.
+    outages = Outages()
     engine: AsyncEngine | None = None
     if session_factory is None:
-        engine = create_engine(settings.database_url, echo=settings.sql_echo)
+        engine = create_engine(settings.database_url, echo=settings.sql_echo, timeouts=settings)
+        outages.watch(engine)
         session_factory = create_session_factory(engine)
     redis: Redis | None = None
+    if settings.redis_url:
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            socket_timeout=settings.redis_timeout_seconds,
+        )
     if rate_limiter is None:
-        if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url)
-            rate_limiter = RedisRateLimiter(redis)
+        if redis is not None:
+            rate_limiter = ResilientRateLimiter(RedisRateLimiter(redis), outage=outages.redis)
         else:
             rate_limiter = MemoryRateLimiter()
 
@@ -118,12 +133,16 @@ def create_app(
         signer=receipt_signer or RingSigner(extract_issuer.ring),
         store=attachment_store,
     )
-    push = PushRuntime(settings, session_factory)
+    push = PushRuntime(settings, session_factory, outages=outages)
     persisted = PersistedDocuments.load()
     schema = build_schema(settings, persisted=persisted)
     persisted.check_against(schema, settings)
     graphql_controller = make_graphql_controller_class(
-        schema=schema, settings=settings, persisted=persisted, session_factory=session_factory
+        schema=schema,
+        settings=settings,
+        persisted=persisted,
+        session_factory=session_factory,
+        outages=outages,
     )
 
     @asynccontextmanager
@@ -189,6 +208,9 @@ def create_app(
                 "extract_issuer": extract_issuer,
                 FORMS_STATE_KEY: forms,
                 "push": push,
+                "outages": outages,
+                "redis": redis,
+                "revisions": script_revisions(),
             }
         ),
         exception_handlers=exception_handlers(),

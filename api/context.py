@@ -13,6 +13,7 @@ from strawberry.litestar import BaseContext
 from api.clientip import client_ip
 from api.database import begin_write
 from api.errors import Unauthenticated
+from api.outages import Outages
 from api.settings import Settings
 from auth.audit import RequestMeta
 from auth.sessions import Principal
@@ -29,6 +30,8 @@ class RequestContext(BaseContext, kw_only=True):
     # graphql-core resolves sibling fields concurrently, but one AsyncSession must never be
     # used by two coroutines at once: every database call goes through this lock.
     db_lock: asyncio.Lock
+    # This process's view of its dependencies (one warning per outage); None in bare tests.
+    outages: Outages | None = None
 
     def meta(self) -> RequestMeta:
         """Where this request came from, for the audit trail."""

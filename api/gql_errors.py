@@ -11,11 +11,14 @@ import structlog
 from strawberry.extensions.base_extension import SchemaExtension
 
 from api.errors import DomainError, RateLimited
+from api.outages import Outages, unavailable
 from graphql import GraphQLError, ValueNode, VariableDefinitionNode
 
 log = structlog.get_logger("api.graphql")
 
 MASKED_MESSAGE = "Unexpected error. It has been logged; please try again later."
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
 
 
 # graphql-core's wording for a value it cannot coerce (execution/values.py), with the path
@@ -113,6 +116,10 @@ def to_client_error(error: GraphQLError, *, sent: str | None = None) -> GraphQLE
     elif _is_request_error(error):
         extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
         message = error.message if sent is None else scrub(error.message, sent)
+    elif original is not None and unavailable(original) is not None:
+        # The edge turns the whole answer into a 503 (api/gql_view.py).
+        extensions = {"code": SERVICE_UNAVAILABLE}
+        message = UNAVAILABLE_MESSAGE
     else:
         extensions = {"code": "INTERNAL_SERVER_ERROR"}
         message = MASKED_MESSAGE
@@ -126,9 +133,11 @@ def to_client_error(error: GraphQLError, *, sent: str | None = None) -> GraphQLE
     )
 
 
-def log_errors(errors: list[GraphQLError]) -> None:
+def log_errors(errors: list[GraphQLError], outages: Outages | None = None) -> None:
     for error in errors:
         original = error.original_error
+        if original is not None and outages is not None and outages.failed(original):
+            continue  # an outage: logged once for all the requests that meet it
         if isinstance(original, DomainError):
             log.info("graphql.domain_error", code=original.code, path=error.path)
         elif input_value_field(error) is not None or _is_request_error(error):

@@ -13,12 +13,15 @@ from cross_web import HTTPException as StrawberryHTTPException
 from litestar import Controller, Request, Response
 from litestar.enums import MediaType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.litestar import make_graphql_controller
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
 from api.context import RequestContext
 from api.http import CODES
+from api.gql_errors import SERVICE_UNAVAILABLE
+from api.outages import DependencyUnavailable, Outages
 from api.persisted import PersistedDocuments, PersistedQueryError
 from api.settings import Settings
 from auth import sessions
@@ -33,7 +36,9 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def make_context_getter(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    outages: Outages | None = None,
 ) -> Callable[[Request[Any, Any, Any]], AsyncIterator[RequestContext]]:
     cookie_name = session_cookie_name(settings)
 
@@ -61,6 +66,7 @@ def make_context_getter(
                 principal=principal,
                 session_token=token if principal else None,
                 db_lock=asyncio.Lock(),
+                outages=outages,
             )
 
     return get_context
@@ -72,13 +78,14 @@ def make_graphql_controller_class(
     settings: Settings,
     persisted: PersistedDocuments,
     session_factory: async_sessionmaker[AsyncSession],
+    outages: Outages | None = None,
 ) -> type[Controller]:
     base = make_graphql_controller(
         schema,
         path="/graphql",
         graphql_ide="graphiql" if settings.allow_adhoc_queries else None,
         allow_queries_via_get=True,
-        context_getter=make_context_getter(settings, session_factory),
+        context_getter=make_context_getter(settings, session_factory, outages),
         subscription_protocols=(),
         # Multipart would let a cross-site <form> POST run a mutation (no preflight).
         multipart_uploads_enabled=False,
@@ -112,6 +119,18 @@ def make_graphql_controller_class(
                 log.info("graphql.persisted_query_refused", code=exc.code)
                 raise _CodedHTTPException(400, exc.message, exc.code) from exc
             return data
+
+        async def process_result(
+            self, request: Request[Any, Any, Any], result: ExecutionResult
+        ) -> GraphQLHTTPResponse:
+            # A resolver met a database or Redis outage: not a 200 with a masked error but the
+            # same 503 as every other endpoint (the edge's handler answers it).
+            if any(
+                (error.extensions or {}).get("code") == SERVICE_UNAVAILABLE
+                for error in result.errors or ()
+            ):
+                raise DependencyUnavailable("a dependency")
+            return await super().process_result(request, result)  # type: ignore[no-any-return]
 
         async def execute_request(
             self, request: Request[Any, Any, Any], context: Any, root_value: Any

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,11 +26,21 @@ from litestar.types import (
     Scope,
     Send,
 )
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.clientip import resolve_scope
 from api.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthenticated
+from api.migrate import Revisions
+from api.outages import (
+    RETRY_AFTER_SECONDS,
+    Dependency,
+    DependencyUnavailable,
+    Outages,
+    configuration_error,
+    unavailable,
+)
 from api.settings import Settings
 from auth.errors import AuthError
 
@@ -336,7 +348,21 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
     return response
 
 
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
+
+
+def service_unavailable() -> Response[Any]:
+    """An outage of the database or Redis: 503, try again shortly (RFC 9110 §15.6.4)."""
+    response = _error_response(503, "SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE)
+    response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    outages: Outages = request.app.state.outages
+    if isinstance(exc, DependencyUnavailable) or outages.failed(exc, path=request.url.path):
+        # Logged once per outage (api/outages.py), not a traceback per request.
+        return service_unavailable()
     # Masked for the client, complete in the log (with the request id bound by the edge).
     log.error("http.unexpected_error", path=request.url.path, exc_info=exc)
     return _error_response(500, "INTERNAL_SERVER_ERROR", "Unexpected error.")
@@ -354,12 +380,58 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready", include_in_schema=False, cache=False)
 async def ready(request: Request[Any, Any, State]) -> Any:
-    """The process can reach its database: route traffic here."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    """Route traffic here? Each dependency's state; 503 only for what the app cannot serve
+    without: the database, at the migrations this code expects. Redis only shares the
+    sign-in rate limits (without it, each process counts its own), so it degrades, not fails.
+    Every check is bounded by READY_TIMEOUT_SECONDS, so a probe never hangs."""
+    state = request.app.state
+    settings: Settings = state.settings
+    outages: Outages = state.outages
+    seconds = settings.ready_timeout_seconds
+    database, redis = await asyncio.gather(
+        _check(_database_revisions(state.session_factory), seconds, outages.database),
+        _check(_redis_ping(state.redis), seconds, outages.redis),
+    )
+    checks = {"database": "ok" if isinstance(database, frozenset) else database}
+    if isinstance(database, frozenset):
+        revisions: Revisions = state.revisions
+        checks["migrations"] = revisions.judge(database)
+    else:
+        checks["migrations"] = "unknown"
+    checks["redis"] = redis if state.redis is not None else "not configured"
+    serving = checks["database"] == "ok" and checks["migrations"] in ("ok", "ahead")
+    if not serving:
+        return Response({"status": "unavailable", **checks}, status_code=503)
+    degraded = checks["redis"] not in ("ok", "not configured")
+    return {"status": "degraded" if degraded else "ok", **checks}
+
+
+async def _check(probe: Awaitable[Any], seconds: float, dependency: Dependency) -> Any:
+    """The probe's result; "timeout" or "unreachable" (noted as an outage, logged once)."""
     try:
-        async with factory() as db:
-            await db.execute(text("SELECT 1"))
+        async with asyncio.timeout(seconds):
+            result = await probe
+    except TimeoutError as exc:
+        dependency.failed(exc, during="readiness probe")
+        return "timeout"
     except Exception as exc:
-        log.warning("health.not_ready", error=type(exc).__name__)
-        return Response({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    return {"status": "ok", "database": "ok"}
+        if configuration_error(exc):  # e.g. no alembic_version table: never migrated
+            return frozenset()
+        if unavailable(exc) is None:
+            log.warning("health.check_failed", error=type(exc).__name__)
+        dependency.failed(exc, during="readiness probe")
+        return "unreachable"
+    dependency.ok()
+    return result
+
+
+async def _database_revisions(factory: async_sessionmaker[AsyncSession]) -> frozenset[str]:
+    async with factory() as db:
+        return frozenset(await db.scalars(text("SELECT version_num FROM alembic_version")))
+
+
+async def _redis_ping(redis: Redis | None) -> str:
+    if redis is None:
+        return "not configured"
+    await redis.ping()
+    return "ok"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.settings import PROJECT_ROOT
@@ -31,3 +35,30 @@ async def upgrade_connection(connection: AsyncConnection, revision: str = "head"
         command.upgrade(config, revision)
 
     await connection.run_sync(_run)
+
+
+@dataclass(frozen=True, slots=True)
+class Revisions:
+    """The migrations this code ships: what the database must be at, and what it knows."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    def judge(self, current: Collection[str]) -> str:
+        """`ok` at head; `behind` when this code needs migrations the database lacks (or has
+        none); `ahead` when it is at a revision newer than this code (a rolling deploy:
+        migrations add, so the older code still works)."""
+        if set(current) == set(self.heads):
+            return "ok"
+        if not current or all(revision in self.known for revision in current):
+            return "behind"
+        return "ahead"
+
+
+def script_revisions() -> Revisions:
+    """Read from the migration scripts, not the database."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return Revisions(
+        heads=frozenset(scripts.get_heads()),
+        known=frozenset(script.revision for script in scripts.walk_revisions()),
+    )

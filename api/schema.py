@@ -145,8 +145,10 @@ class DuoSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Strawberry logs every error with a traceback; expected ones are not incidents.
-        log_errors(errors)
+        # Strawberry logs every error with a traceback; expected ones are not incidents, and
+        # an outage is logged once for all the requests that meet it.
+        context = execution_context.context if execution_context is not None else None
+        log_errors(errors, getattr(context, "outages", None))
 
 
 def build_schema(

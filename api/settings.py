@@ -51,9 +51,9 @@ class Settings:
     # statement running longer (server side). Command: the client stops waiting for an answer
     # (a little longer, so a slow statement ends with the server's own error). Pool: waiting
     # for a free connection. Ready: the whole readiness probe.
-    database_connect_timeout_seconds: float = 3.0
-    database_statement_timeout_seconds: float = 5.0
-    database_command_timeout_seconds: float = 6.0
+    database_connect_timeout_seconds: float = 2.0
+    database_statement_timeout_seconds: float = 4.0
+    database_command_timeout_seconds: float = 5.0
     database_pool_timeout_seconds: float = 3.0
     redis_timeout_seconds: float = 1.0
     ready_timeout_seconds: float = 2.0
@@ -241,9 +241,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         secret_key=env.get("SECRET_KEY", INSECURE_DEV_SECRET),
         redis_url=env.get("REDIS_URL") or None,
-        database_connect_timeout_seconds=_seconds(env, "DATABASE_CONNECT_TIMEOUT_SECONDS", 3),
-        database_statement_timeout_seconds=_seconds(env, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 5),
-        database_command_timeout_seconds=_seconds(env, "DATABASE_COMMAND_TIMEOUT_SECONDS", 6),
+        database_connect_timeout_seconds=_seconds(env, "DATABASE_CONNECT_TIMEOUT_SECONDS", 2),
+        database_statement_timeout_seconds=_seconds(env, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 4),
+        database_command_timeout_seconds=_seconds(env, "DATABASE_COMMAND_TIMEOUT_SECONDS", 5),
         database_pool_timeout_seconds=_seconds(env, "DATABASE_POOL_TIMEOUT_SECONDS", 3),
         redis_timeout_seconds=_seconds(env, "REDIS_TIMEOUT_SECONDS", 1),
         ready_timeout_seconds=_seconds(env, "READY_TIMEOUT_SECONDS", 2),

@@ -1,7 +1,8 @@
 """Fixed-window rate limits on authentication steps, per IP and per account.
 
 With REDIS_URL the counters are shared by every process; without it (the embedded default,
-one process) they live in memory.
+one process) they live in memory. While Redis cannot be reached, each process counts on its own
+(sign-in keeps working, a little more permissively), logged once per outage.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from api.errors import RateLimited
+from api.outages import Dependency
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,38 @@ class RedisRateLimiter:
         if int(count) > limit.max_hits:
             return max(1, math.ceil((window + 1) * limit.window_seconds - now))
         return None
+
+
+class ResilientRateLimiter:
+    """Redis's shared counters, and this process's own while Redis is out (degraded, not
+    broken: a sign-in must not fail because a counter cannot be shared)."""
+
+    def __init__(
+        self,
+        shared: RateLimiter,
+        *,
+        outage: Dependency,
+        fallback: RateLimiter | None = None,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self._shared = shared
+        self._local = fallback or MemoryRateLimiter()
+        self._outage = outage
+        self._retry_seconds = retry_seconds
+        self._skip_until = 0.0
+
+    async def hit(self, limit: Limit, key: str) -> int | None:
+        if time.monotonic() < self._skip_until:
+            # Redis failed a moment ago: do not make every sign-in wait for its timeout.
+            return await self._local.hit(limit, key)
+        try:
+            result = await self._shared.hit(limit, key)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            self._outage.failed(exc, degraded="sign-in rate limits counted per process")
+            self._skip_until = time.monotonic() + self._retry_seconds
+            return await self._local.hit(limit, key)
+        self._outage.ok()
+        return result
 
 
 async def enforce(limiter: RateLimiter, limit: Limit, key: str) -> None:

@@ -372,16 +372,23 @@ async def overdue(
     return list((await db.scalars(stmt)).all())
 
 
-async def purge_finished(db: AsyncSession, *, before: datetime) -> int:
+async def purge_finished(db: AsyncSession, *, before: datetime, chunk: int = 10_000) -> int:
     """Delete deliveries that reached a final state before `before`; how many.
 
     Safe for exactly-once: a reminder is posted once and never after its deadline, so no
     delivery is ever made again for a (reminder, device) whose record has gone. The reminder
-    and its inbox message stay.
+    and its inbox message stay. In chunks, so that each statement stays well inside the
+    statement timeout however much a busy day left behind.
     """
-    result = await db.execute(
-        delete(PushDelivery).where(
-            PushDelivery.status.in_(FINAL_STATUSES), PushDelivery.updated_at < before
+    purged = 0
+    while True:
+        old = (
+            select(PushDelivery.id)
+            .where(PushDelivery.status.in_(FINAL_STATUSES), PushDelivery.updated_at < before)
+            .limit(chunk)
         )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+        result = await db.execute(delete(PushDelivery).where(PushDelivery.id.in_(old)))
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        purged += deleted
+        if deleted < chunk:
+            return purged

@@ -77,7 +77,13 @@ class PushRuntime:
         """At server start: refuse to run in production without a VAPID key pair (SettingsError);
         on SQLite (one process, no PostgreSQL queue) deliver reminders in this process."""
         vapid.check_configuration(self.settings)
-        await self.keys()  # an unreadable configured key fails now, not at the first push
+        try:
+            await self.keys()  # an unreadable configured key fails now, not at the first push
+        except Exception as exc:
+            # A database that is out at start (keys kept there outside production): serve
+            # anyway, 503s until it is back; the keys load at the first push.
+            if self.outages.failed(exc, during="startup") is None:
+                raise
         if self.settings.is_sqlite:
             await self.start_embedded_worker()
 

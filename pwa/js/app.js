@@ -177,7 +177,8 @@ async function refresh({ announce: say = false } = {}) {
 }
 
 async function handleLoadError(error) {
-  if (error instanceof NetworkError) {
+  // A server outage (503) is like no network: show the stored copy, marked as not current.
+  if (error instanceof NetworkError || error?.code === "SERVICE_UNAVAILABLE") {
     await showStoredCopy();
   } else if (isUnauthenticated(error)) {
     // The session ended (expired, or signed out elsewhere): what it showed must go too.

@@ -21,6 +21,7 @@ const SERVER_MESSAGES = {
   PAYLOAD_TOO_LARGE: "auth.error.malformed",
   PASSKEY_ALREADY_REGISTERED: "auth.error.alreadyRegistered",
   UNAUTHENTICATED: "auth.error.sessionEnded",
+  SERVICE_UNAVAILABLE: "auth.error.unavailable", // an outage (503): nothing to fix, try later
 };
 
 // PasskeyError codes (passkeys.js) -> message keys.
