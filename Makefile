@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/wallet.py
 	$(BIN)/python bench/forms.py
 	$(BIN)/python bench/push.py
+	$(BIN)/python bench/worker_crash.py
 
 migrate: $(STAMP)
 	$(BIN)/duo-abroad migrate

@@ -9,7 +9,9 @@ requests, jobs or attempts ran into it in between (issue #12). Everything else a
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +41,10 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.TooManyConnectionsError,  # 53300
     asyncpg.QueryCanceledError,  # 57014: statement_timeout ran out (a database too slow)
+)
+# A connect that finds no way to the server (not a ConnectionError subclass in Python).
+_NETWORK_ERRNOS = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ETIMEDOUT}
 )
 _PG_CONFIGURATION: tuple[type[BaseException], ...] = (
     asyncpg.InvalidAuthorizationSpecificationError,  # 28000: no such role
@@ -87,7 +93,9 @@ def _culprit(exc: BaseException) -> tuple[str, BaseException] | None:
             return DATABASE, inner
         # Raised as they are by asyncpg's connect and by its command timeout; the app makes
         # no other network calls that let them through (push sends classify their own).
-        if isinstance(inner, ConnectionError | TimeoutError):
+        if isinstance(inner, ConnectionError | TimeoutError | socket.gaierror):
+            return DATABASE, inner
+        if isinstance(inner, OSError) and inner.errno in _NETWORK_ERRNOS:
             return DATABASE, inner
     return None
 
@@ -211,7 +219,7 @@ class Backoff:
     recovering together do not knock in step."""
 
     base: float = 0.5
-    cap: float = 10.0
+    cap: float = 5.0
     attempts: int = 0
 
     def next_delay(self) -> float:

@@ -275,7 +275,7 @@ class PushWorker:
             await self._database(lambda: self.requeue_overdue(grace=timedelta(0)), self._stopping)
         if with_tick:
             await self.tick()  # do not wait for the first full minute
-        backoff = Backoff(cap=5.0)
+        backoff = Backoff()
         while not self._stopping.is_set():
             try:
                 connection = await self.connect()

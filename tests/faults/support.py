@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pgqueuer import AsyncpgDriver
 from sqlalchemy import func, insert, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -271,3 +272,49 @@ async def statuses(committed: Committed) -> Counter[DeliveryStatus]:
             .group_by(PushDelivery.status)
         )
         return Counter({status: count for status, count in rows.all()})
+
+
+async def subscribe_all(receiver: str, keys: VapidKeys, count: int) -> list[dict[str, str]]:
+    """`count` subscriptions at the web-push-testing receiver at `receiver`, as browsers
+    would make them: endpoint, keys, and the hash its API knows them by."""
+    limit = asyncio.Semaphore(16)
+
+    async def one(client: httpx.AsyncClient) -> dict[str, str]:
+        async with limit:
+            response = await client.post(
+                "/subscribe",
+                json={"applicationServerKey": keys.public_key, "userVisibleOnly": "true"},
+            )
+        data = response.json()["data"]
+        return {"endpoint": data["endpoint"], **data["keys"], "hash": data["clientHash"]}
+
+    async with httpx.AsyncClient(base_url=receiver, timeout=30) as client:
+        return list(await asyncio.gather(*(one(client) for _ in range(count))))
+
+
+async def received(receiver: str, hashes: list[str]) -> Counter[str]:
+    """How many messages the receiver decrypted for each subscription."""
+    limit = asyncio.Semaphore(16)
+
+    async def one(client: httpx.AsyncClient, client_hash: str) -> tuple[str, int]:
+        async with limit:
+            response = await client.post("/get-notifications", json={"clientHash": client_hash})
+        return client_hash, len(response.json()["data"]["messages"])
+
+    async with httpx.AsyncClient(base_url=receiver, timeout=30) as client:
+        counts = await asyncio.gather(*(one(client, h) for h in hashes))
+    return Counter(dict(counts))
+
+
+async def unrecorded_of(committed: Committed, worker: uuid.UUID) -> list[str]:
+    """The endpoints of the deliveries `worker` holds without a recorded answer."""
+    async with committed.factory() as db:
+        rows = await db.scalars(
+            select(PushSubscription.endpoint)
+            .join(PushDelivery, PushDelivery.subscription_id == PushSubscription.id)
+            .where(
+                PushDelivery.lease_owner == worker,
+                PushDelivery.status == DeliveryStatus.SENDING,
+            )
+        )
+        return list(rows)

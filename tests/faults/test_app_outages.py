@@ -17,10 +17,12 @@ import pytest
 from litestar import Litestar
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from api.app import create_app
-from api.outages import CONFIRM_SECONDS
+from api.database import create_engine
+from api.outages import CONFIRM_SECONDS, unavailable
 from api.settings import Settings
 from auth.sessions import create_session
 from tests.faults.support import Proxy
@@ -242,3 +244,23 @@ async def test_sign_in_keeps_working_on_per_process_limits_while_redis_is_out(
     ]
     assert [e["dependency"] for e in events(caplog, "dependency.recovered")] == ["redis"]
     assert events(caplog, "http.unexpected_error") == []
+
+
+async def test_a_statement_running_past_its_timeout_is_cancelled_by_postgresql(
+    on_postgres: None, database_url: str
+) -> None:
+    """DATABASE_STATEMENT_TIMEOUT_SECONDS is PostgreSQL's statement_timeout on every
+    connection of the server and the workers: the server cancels the statement, and that is
+    an outage for the edge (a 503), not a bug."""
+    settings = Settings(database_url=database_url, **FAST)  # type: ignore[arg-type]
+    engine = create_engine(database_url, timeouts=settings)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DBAPIError) as caught:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT pg_sleep(5)"))
+        assert time.monotonic() - started < 3
+    finally:
+        await engine.dispose()
+    assert "statement timeout" in str(caught.value)
+    assert unavailable(caught.value) == "database"

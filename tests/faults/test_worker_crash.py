@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections import Counter
 from pathlib import Path
 
-import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notifications.models import (
-    DeliveryStatus,
-    PushDelivery,
-    PushSubscription,
-)
-from notifications.vapid import VapidKeys, generate_keys
+from notifications.models import DeliveryStatus
+from notifications.vapid import generate_keys
 from tests.faults.support import (
     Processes,
     clear_jobs,
     post_due_reminders,
+    received,
     seed,
     statuses,
+    subscribe_all,
+    unrecorded_of,
     worker_env,
 )
 from tests.notifications.conftest import Receiver
@@ -36,51 +31,6 @@ from tests.notifications.support import Committed
 PEOPLE = 1_000
 CONCURRENCY = 32
 LEASE_SECONDS = 6  # the default is 30: a test does not wait for it
-
-
-async def subscribe_all(receiver: Receiver, keys: VapidKeys) -> list[dict[str, str]]:
-    """PEOPLE subscriptions at the receiver, as browsers would make them."""
-    limit = asyncio.Semaphore(16)
-
-    async def one(client: httpx.AsyncClient) -> dict[str, str]:
-        async with limit:
-            response = await client.post(
-                "/subscribe",
-                json={"applicationServerKey": keys.public_key, "userVisibleOnly": "true"},
-            )
-        data = response.json()["data"]
-        return {"endpoint": data["endpoint"], **data["keys"], "hash": data["clientHash"]}
-
-    async with httpx.AsyncClient(base_url=receiver.base, timeout=30) as client:
-        return list(await asyncio.gather(*(one(client) for _ in range(PEOPLE))))
-
-
-async def received(receiver: Receiver, hashes: list[str]) -> Counter[str]:
-    """How many messages the receiver decrypted for each subscription."""
-    limit = asyncio.Semaphore(16)
-
-    async def one(client: httpx.AsyncClient, client_hash: str) -> tuple[str, int]:
-        async with limit:
-            response = await client.post("/get-notifications", json={"clientHash": client_hash})
-        return client_hash, len(response.json()["data"]["messages"])
-
-    async with httpx.AsyncClient(base_url=receiver.base, timeout=30) as client:
-        counts = await asyncio.gather(*(one(client, h) for h in hashes))
-    return Counter(dict(counts))
-
-
-async def unrecorded_of(committed: Committed, worker: uuid.UUID) -> list[str]:
-    """The endpoints of the deliveries `worker` holds without a recorded answer."""
-    async with committed.factory() as db:
-        rows = await db.scalars(
-            select(PushSubscription.endpoint)
-            .join(PushDelivery, PushDelivery.subscription_id == PushSubscription.id)
-            .where(
-                PushDelivery.lease_owner == worker,
-                PushDelivery.status == DeliveryStatus.SENDING,
-            )
-        )
-        return list(rows)
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was_in_flight(
@@ -104,7 +54,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
         # The workers start (and find nothing due) while the browsers subscribe.
         doomed = processes.worker(env, tmp_path / "doomed.log")
         survivor = processes.worker(env, tmp_path / "survivor.log")
-        devices = await subscribe_all(push_receiver, keys)
+        devices = await subscribe_all(push_receiver.base, keys, PEOPLE)
         by_endpoint = {d["endpoint"]: d["hash"] for d in devices}
         await seed(committed, devices)
         doomed_id = doomed.worker_id()
@@ -117,7 +67,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
         while True:
             delivered = (await statuses(committed))[DeliveryStatus.DELIVERED]
             held = await unrecorded_of(committed, doomed_id)
-            if delivered >= 100 and held:
+            if delivered >= 100 and len(held) >= CONCURRENCY:  # mid-batch: a batch in hand
                 break
             assert delivered < PEOPLE, "everything was delivered before the kill"
             assert time.monotonic() < deadline, "no delivery in a minute"
@@ -130,7 +80,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
         # LEASE_SECONDS, so nobody takes over for two thirds of it: look before that.
         await asyncio.sleep(0.5)  # what it wrote to its sockets reaches the receiver
         held = await unrecorded_of(committed, doomed_id)
-        before = await received(push_receiver, [by_endpoint[e] for e in held])
+        before = await received(push_receiver.base, [by_endpoint[e] for e in held])
         assert time.monotonic() - killed_at < LEASE_SECONDS * 2 / 3, "looked too late"
         in_flight = sum(1 for n in before.values() if n > 0)
 
@@ -142,7 +92,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
         processes.kill_all()
         await clear_jobs(engine)
 
-    counts = await received(push_receiver, list(by_endpoint.values()))
+    counts = await received(push_receiver.base, list(by_endpoint.values()))
     lost = [h for h in by_endpoint.values() if counts[h] == 0]
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
     print(
