@@ -162,3 +162,47 @@ async def test_a_partition_in_the_middle_of_a_batch_loses_and_repeats_nothing(
     assert_one_outage(worker)
     assert worker.events("push.unsent_lease_expired")  # it did stop sending, and caught up
     assert uuid.UUID(worker.events("push.worker_started")[0]["worker"])
+
+
+async def test_a_worker_started_before_its_database_waits_for_it(
+    on_postgres: None,
+    processes: Processes,
+    proxies: Callable[[str, int], Proxy],
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    server = make_url(database_url)
+    proxy = proxies(server.host or "127.0.0.1", server.port or 5432)
+    proxy.kill()  # the database is not there yet
+    worker = processes.worker(
+        worker_env(proxy.url(database_url), generate_keys()), tmp_path / "worker.log"
+    )
+    try:
+        await asyncio.sleep(4)
+        assert worker.process.poll() is None, worker.log.read_text()
+        proxy.start()
+
+        async def ticked() -> bool:
+            return bool(worker.events("push.tick"))
+
+        await wait_for(ticked, within=30, what="the first tick once the database is there")
+        await wait_for(recovered(worker), within=15, what="the end of the outage in the log")
+    finally:
+        processes.kill_all()
+    assert_one_outage(worker)
+
+
+async def test_a_configuration_error_ends_the_worker_with_code_2(
+    on_postgres: None, processes: Processes, database_url: str, tmp_path: Path
+) -> None:
+    """Retrying cannot fix a database that does not exist: the worker says so and exits."""
+    missing = make_url(database_url).set(database="duo_no_such_database")
+    worker = processes.worker(
+        worker_env(missing.render_as_string(hide_password=False), generate_keys()),
+        tmp_path / "worker.log",
+    )
+    assert worker.process.wait(timeout=60) == 2
+    output = worker.log.read_text()
+    assert "configuration error" in output
+    assert "does not exist" in output
+    assert "Traceback" not in output
