@@ -359,8 +359,10 @@ def service_unavailable() -> Response[Any]:
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    outages: Outages = request.app.state.outages
-    if isinstance(exc, DependencyUnavailable) or outages.failed(exc, path=request.url.path):
+    outages: Outages | None = request.app.state.get("outages")
+    if isinstance(exc, DependencyUnavailable) or (
+        outages.failed(exc, path=request.url.path) if outages else unavailable(exc)
+    ):
         # Logged once per outage (api/outages.py), not a traceback per request.
         return service_unavailable()
     # Masked for the client, complete in the log (with the request id bound by the edge).
