@@ -232,15 +232,16 @@ class PushWorker:
             log.warning("push.requeued_overdue", deliveries=len(ids))
         return len(ids)
 
-    async def tick(self) -> None:
-        """The minute's work; an outage skips it (logged once), the next minute tries again."""
+    async def tick(self) -> bool:
+        """The minute's work; an outage skips it (logged once; False), the next minute tries
+        again."""
         try:
             totals = await self.scan()
             await self.requeue_overdue()
         except Exception as exc:
             if self.outages.failed(exc, during="tick") is None:
                 raise
-            return
+            return False
         self.outages.database.ok()
         log.info(
             "push.tick",
@@ -250,6 +251,7 @@ class PushWorker:
             deliveries=totals.deliveries,
             sent=self.sender.metrics.snapshot(),
         )
+        return True
 
     # Running
 
@@ -273,8 +275,9 @@ class PushWorker:
         )
         if not self.queue.transactional:  # a fresh in-memory queue is empty
             await self._database(lambda: self.requeue_overdue(grace=timedelta(0)), self._stopping)
-        if with_tick:
-            await self.tick()  # do not wait for the first full minute
+        # Do not wait for the first full minute; if the database is out now, tick as soon as
+        # the queue is connected again.
+        ticked = not with_tick or await self.tick()
         backoff = Backoff()
         while not self._stopping.is_set():
             try:
@@ -285,6 +288,8 @@ class PushWorker:
                 await pause(backoff.next_delay(), self._stopping)
                 continue
             self.attach(connection.pgq)
+            if not ticked:
+                ticked = await self.tick()
             try:
                 await self._run_queue(connection, drain=drain, with_tick=with_tick)
                 if connection.lost.is_set() and not self._stopping.is_set():
