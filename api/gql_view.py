@@ -19,8 +19,8 @@ from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 
 from api.context import RequestContext
-from api.http import CODES
 from api.gql_errors import SERVICE_UNAVAILABLE
+from api.http import CODES
 from api.outages import DependencyUnavailable, Outages
 from api.persisted import PersistedDocuments, PersistedQueryError
 from api.settings import Settings

@@ -46,3 +46,5 @@ def configure_logging(settings: Settings) -> None:
     # Our own middleware writes one access line per request, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # alembic announces each plugin it sets up (readiness reads the migration scripts).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
