@@ -412,10 +412,13 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
             if end >= today
             else EnrolmentStatus.DISCONTINUED
         )
+        # Register references: level and start year tell a person's programmes apart.
+        ref = f"{level.value}-{start.year}"
         bundle.enrolments.append(
             {
                 "id": _uuid(rng),
                 "person_id": person_id,
+                "ref": ref,
                 "institution": institution,
                 "programme": programme,
                 "level": level,
@@ -430,6 +433,7 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
                 {
                     "id": diploma_id,
                     "person_id": person_id,
+                    "ref": ref,
                     "institution": institution,
                     "programme": programme,
                     "programme_code": code,
@@ -472,6 +476,7 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
             {
                 "id": _uuid(rng),
                 "person_id": person_id,
+                "ref": f"{DeadlineKind.PAYMENT.value}-{today.year}",
                 "kind": DeadlineKind.PAYMENT,
                 "due_at": _end_of_day_amsterdam(date(today.year, 12, 31)),
                 "description": "Annual repayment for people abroad: pay before 31 December.",
@@ -482,6 +487,7 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
             {
                 "id": _uuid(rng),
                 "person_id": person_id,
+                "ref": f"{DeadlineKind.INCOME_STATEMENT.value}-{today.year}",
                 "kind": DeadlineKind.INCOME_STATEMENT,
                 "due_at": _end_of_day_amsterdam(today + timedelta(days=rng.randint(10, 90))),
                 "description": "Send proof of your income of last year to set your monthly amount.",
@@ -493,6 +499,7 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
             {
                 "id": _uuid(rng),
                 "person_id": person_id,
+                "ref": f"{DeadlineKind.APPLICATION.value}-{today.year}",
                 "kind": DeadlineKind.APPLICATION,
                 "due_at": _end_of_day_amsterdam(today + timedelta(days=rng.randint(20, 200))),
                 "description": "Apply for a reduced monthly amount (draagkrachtmeting).",

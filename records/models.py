@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -49,6 +50,11 @@ class DeadlineKind(enum.StrEnum):
     DOCUMENT = "document"
 
 
+def generated_ref() -> str:
+    """A reference for a record that did not come from a register (created by hand or a test)."""
+    return f"local-{new_id().hex}"
+
+
 class Person(Base):
     __tablename__ = "persons"
     # Access requests (access/) look candidates up by date of birth, then compare names.
@@ -77,10 +83,15 @@ class Enrolment(Base):
     """One line of education history."""
 
     __tablename__ = "enrolments"
-    __table_args__ = (Index("ix_enrolments_person_start", "person_id", "start_date"),)
+    __table_args__ = (
+        Index("ix_enrolments_person_start", "person_id", "start_date"),
+        UniqueConstraint("person_id", "ref", name="uq_enrolments_person_ref"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    # DUO's register reference of this record, unique per person: what an import matches on.
+    ref: Mapped[str] = mapped_column(String(64), default=generated_ref)
     institution: Mapped[str] = mapped_column(String(200))
     programme: Mapped[str] = mapped_column(String(200))
     level: Mapped[EducationLevel] = mapped_column(string_enum(EducationLevel, "education_level"))
@@ -95,10 +106,16 @@ class Enrolment(Base):
 
 class Diploma(Base):
     __tablename__ = "diplomas"
-    __table_args__ = (Index("ix_diplomas_person_awarded", "person_id", "awarded_on"),)
+    __table_args__ = (
+        Index("ix_diplomas_person_awarded", "person_id", "awarded_on"),
+        UniqueConstraint("person_id", "ref", name="uq_diplomas_person_ref"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    # DUO's register reference, unique per person: an import corrects a diploma in place (its
+    # extracts keep pointing at it) instead of adding a second one.
+    ref: Mapped[str] = mapped_column(String(64), default=generated_ref)
     institution: Mapped[str] = mapped_column(String(200))
     programme: Mapped[str] = mapped_column(String(200))
     # CROHO/CREBO programme code as registered with DUO, where the level has one.
@@ -116,7 +133,10 @@ class DiplomaResult(Base):
     """A grade or result for one subject or course of a diploma."""
 
     __tablename__ = "diploma_results"
-    __table_args__ = (Index("ix_diploma_results_diploma", "diploma_id", "position"),)
+    __table_args__ = (
+        # One result per position: an import replaces a diploma's list position by position.
+        UniqueConstraint("diploma_id", "position", name="uq_diploma_results_diploma_position"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     diploma_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("diplomas.id", ondelete="CASCADE"))
@@ -148,10 +168,16 @@ class StudyFinance(Base):
 
 class Deadline(Base):
     __tablename__ = "deadlines"
-    __table_args__ = (Index("ix_deadlines_person_due", "person_id", "due_at"),)
+    __table_args__ = (
+        Index("ix_deadlines_person_due", "person_id", "due_at"),
+        UniqueConstraint("person_id", "ref", name="uq_deadlines_person_ref"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    # DUO's register reference (e.g. "payment-2026"), unique per person: a moved due date is the
+    # same deadline, updated in place and planned again for reminders.
+    ref: Mapped[str] = mapped_column(String(64), default=generated_ref)
     kind: Mapped[DeadlineKind] = mapped_column(string_enum(DeadlineKind, "deadline_kind"))
     # An instant: "31 December, end of day in the Netherlands" is stored as its UTC moment.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
