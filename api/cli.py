@@ -1,4 +1,4 @@
-"""The `duo-abroad` command: serve, migrate, seed demo data, export the schema."""
+"""The `duo-abroad` command: serve, migrate, seed demo data, import records, export the schema."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from extracts.cli import add_extract_commands
 from forms.cli import add_form_commands
 from notifications.cli import add_push_commands
+from records.cli import add_record_commands
 from staff.cli import add_staff_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_form_commands(sub)
     add_push_commands(sub)
     add_staff_commands(sub)
+    add_record_commands(sub)
 
     chores = sub.add_parser(
         "housekeeping",

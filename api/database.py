@@ -119,6 +119,16 @@ async def begin_write(db: AsyncSession) -> None:
         await db.connection(execution_options={WRITE_INTENT: True})
 
 
+async def asyncpg_connection(db: AsyncSession) -> Any | None:
+    """The asyncpg connection under the session's, inside its transaction (for COPY); None on
+    other drivers."""
+    connection = await db.connection()
+    if connection.dialect.driver != "asyncpg":
+        return None
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
 def create_engine(
     database_url: str, *, echo: bool = False, timeouts: Settings | None = None
 ) -> AsyncEngine:

@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -213,6 +213,16 @@ async def issue_wallet_credential(
         now=now,
     )
     return WalletIssue(extract=extract, credential=credential)
+
+
+async def diplomas_with_extracts(
+    db: AsyncSession, diploma_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these diplomas have an extract: they stay (see Extract), so an import keeps them."""
+    if not diploma_ids:
+        return set()
+    stmt = select(Extract.diploma_id).where(Extract.diploma_id.in_(diploma_ids)).distinct()
+    return set(await db.scalars(stmt))
 
 
 async def list_extracts(db: AsyncSession, person_id: uuid.UUID) -> Sequence[Extract]:

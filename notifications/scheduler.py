@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,13 @@ class ScanPage:
 
 def _insert(db: AsyncSession) -> Any:
     return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def plan_again(db: AsyncSession, deadline_ids: Collection[uuid.UUID]) -> None:
+    """Forget what these deadlines' reminders were planned from: the next tick plans them as new
+    (an import that changed them calls this; a changed due date alone would also be noticed)."""
+    if deadline_ids:
+        await db.execute(delete(ReminderCheck).where(ReminderCheck.deadline_id.in_(deadline_ids)))
 
 
 async def scan_page(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.database import asyncpg_connection
 from notifications.models import InboxMessage, MessageKind
 from records.models import (
     Deadline,
@@ -550,7 +551,7 @@ async def insert_bundles(db: AsyncSession, bundles: list[Bundle]) -> int:
     """Bulk-insert bundles whose customer numbers are not there yet; returns how many were new."""
     existing = await _existing_numbers(db, [b.person["customer_number"] for b in bundles])
     if not existing and len(bundles) >= COPY_MIN_BUNDLES:
-        driver = await _asyncpg_connection(db)
+        driver = await asyncpg_connection(db)
         if driver is not None:
             await _copy_bundles(driver, bundles)
             return len(bundles)
@@ -581,15 +582,6 @@ def _consecutive_demo_numbers(numbers: set[str], lowest: str, highest: str) -> b
     if not all(_DEMO_NUMBER.fullmatch(number) for number in numbers):
         return False
     return int(highest[2:]) - int(lowest[2:]) + 1 == len(numbers)
-
-
-async def _asyncpg_connection(db: AsyncSession) -> Any | None:
-    """The asyncpg connection under the session's, inside its transaction; None on other drivers."""
-    connection = await db.connection()
-    if connection.dialect.driver != "asyncpg":
-        return None
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 async def _copy_bundles(driver: Any, bundles: list[Bundle]) -> None:

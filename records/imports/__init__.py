@@ -1,0 +1,1 @@
+"""Records from DUO's registers, imported from JSON Lines (README: "Importing records")."""
