@@ -168,15 +168,18 @@ def decode(raw: bytes, *, today: date) -> Line | Problem:
 
 
 _TYPE_VALUE = re.compile(rb'"type"\s*:\s*"([a-z_]{1,20})"')
+_RECORD_VALUE = re.compile(rb'"record"\s*:\s*"([a-z_]{1,20})"')
 
 
 def peek_type(raw: bytes) -> str | None:
     """The record type a refused line seems to be about, for the per-type counts."""
     match = _TYPE_VALUE.search(raw)
+    if match is not None and match.group(1) == b"delete":
+        match = _RECORD_VALUE.search(raw)
     if match is None:
         return None
     name = match.group(1).decode()
-    return name if name in LINE_TYPES else None
+    return name if name in RECORD_TYPES else None
 
 
 # --- msgspec's messages as codes ---------------------------------------------------------------
