@@ -136,6 +136,7 @@ async def claim(
                 PushSubscription.auth,
                 PushSubscription.expires_at,
                 Reminder.deadline_id,
+                Reminder.deadline_at,
                 Reminder.language,
                 InboxMessage.id.label("message_id"),
                 InboxMessage.subject,
@@ -162,6 +163,9 @@ async def claim(
             reason = (DeliveryStatus.CANCELLED, "device changed hands")
         elif row.completed_at is not None:
             reason = (DeliveryStatus.CANCELLED, "deadline completed")
+        elif row.deadline_at != row.due_at:
+            # Moved (by an import): its text names the old date; the new one gets its own.
+            reason = (DeliveryStatus.CANCELLED, "deadline moved")
         elif row.due_at <= now:
             reason = (DeliveryStatus.EXPIRED, "deadline passed")
         elif row.expires_at is not None and row.expires_at <= now:

@@ -53,7 +53,7 @@ class DeliveryStatus(enum.StrEnum):
     REJECTED = "rejected"  # 400/413 and other client errors: recorded, not retried
     FAILED = "failed"  # retries exhausted (429/5xx/timeouts)
     EXPIRED = "expired"  # the deadline passed before it could be delivered
-    CANCELLED = "cancelled"  # the deadline was completed in the meantime
+    CANCELLED = "cancelled"  # the deadline was completed or moved in the meantime
 
 
 FINAL_STATUSES = frozenset(
@@ -123,12 +123,19 @@ class ReminderPreferences(Base):
 
 
 class Reminder(Base):
-    """One reminder (deadline, days before): posted to the inbox once, pushed to each device."""
+    """One reminder (deadline, its date, days before): posted to the inbox once, pushed to each
+    device."""
 
     __tablename__ = "push_reminders"
     __table_args__ = (
-        # The exactly-once key: a second scanner's insert of the same pair is skipped.
-        UniqueConstraint("deadline_id", "offset_days", name="uq_push_reminders_deadline_offset"),
+        # The exactly-once key: a second scanner's insert of the same one is skipped. The date is
+        # part of it: a deadline moved (by an import) is reminded of again for its new date.
+        UniqueConstraint(
+            "deadline_id",
+            "deadline_at",
+            "offset_days",
+            name="uq_push_reminders_deadline_date_offset",
+        ),
         Index("ix_push_reminders_person_created", "person_id", "created_at", "id"),
     )
 

@@ -1,5 +1,5 @@
 """Finding due reminders in the database: post each to the inbox once and queue one delivery per
-device. Exactly once per (deadline, offset) and per (reminder, subscription): unique keys with
+device. Exactly once per (deadline, date, offset) and per (reminder, subscription): unique keys with
 insert-or-skip, so scanners running at the same time never double anything.
 
 A tick does not re-plan every open deadline: push_reminder_checks keeps, per deadline, when it
@@ -43,6 +43,7 @@ from records.models import Deadline, DeadlineKind, Person
 # Look this far ahead: the largest offset, plus a day for time zones, DST and quiet hours.
 HORIZON = timedelta(days=MAX_OFFSET_DAYS + 2)
 PAGE_SIZE = 500
+REMINDER_KEY = ["deadline_id", "deadline_at", "offset_days"]  # its unique constraint
 
 
 @dataclass(slots=True)
@@ -107,12 +108,16 @@ async def scan_page(
     if not rows:
         return page
 
+    # Reminders count for the date they announced: those of a deadline's earlier date (it was
+    # moved) do not stand in for the new date's.
     recorded: dict[uuid.UUID, set[int]] = defaultdict(set)
-    existing = select(Reminder.deadline_id, Reminder.offset_days).where(
-        Reminder.deadline_id.in_([r.id for r in rows])
+    due = {r.id: r.due_at for r in rows}
+    existing = select(Reminder.deadline_id, Reminder.offset_days, Reminder.deadline_at).where(
+        Reminder.deadline_id.in_(list(due))
     )
-    for deadline_id, offset in (await db.execute(existing)).all():
-        recorded[deadline_id].add(offset)
+    for deadline_id, offset, deadline_at in (await db.execute(existing)).all():
+        if deadline_at == due[deadline_id]:
+            recorded[deadline_id].add(offset)
 
     posts: list[dict[str, Any]] = []
     stale: list[dict[str, Any]] = []
@@ -204,9 +209,7 @@ async def scan_page(
     )
     if stale:
         await db.execute(
-            insert(Reminder)
-            .values(stale)
-            .on_conflict_do_nothing(index_elements=["deadline_id", "offset_days"])
+            insert(Reminder).values(stale).on_conflict_do_nothing(index_elements=REMINDER_KEY)
         )
         page.superseded = len(stale)
     if not posts:
@@ -216,7 +219,7 @@ async def scan_page(
         await db.execute(
             insert(Reminder)
             .values(posts)
-            .on_conflict_do_nothing(index_elements=["deadline_id", "offset_days"])
+            .on_conflict_do_nothing(index_elements=REMINDER_KEY)
             .returning(Reminder.id, Reminder.person_id)
         )
     ).all()

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.database import utcnow
@@ -19,6 +19,7 @@ from notifications import deliveries
 from notifications.jobs import delivery_jobs
 from notifications.models import DeliveryStatus, PushDelivery, PushSubscription
 from notifications.texts import topic_for
+from records.models import Deadline
 from tests.notifications.support import (
     FAST_RETRIES,
     Committed,
@@ -227,3 +228,34 @@ async def test_a_retry_that_would_come_after_the_deadline_is_recorded_expired(
         1,
         429,
     )
+
+
+async def test_a_push_for_a_deadline_moved_meanwhile_is_cancelled_not_sent(
+    db: AsyncSession,
+    sink: Sink,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    person_id = await person_without_reminders(db)
+    deadline_id = await add_deadline(db, person_id, due_in=timedelta(days=2, hours=2))
+    await add_device(db, person_id, sink.endpoint("moved"))
+    await db.commit()
+    worker, runtime = await make_worker(settings, session_factory)
+    try:
+        assert (await worker.scan()).posted == 1
+        # An import moves the deadline before the push goes out: its text names the old date.
+        due_at = await db.scalar(select(Deadline.due_at).where(Deadline.id == deadline_id))
+        assert due_at is not None
+        await db.execute(
+            update(Deadline)
+            .where(Deadline.id == deadline_id)
+            .values(due_at=due_at + timedelta(days=7))
+        )
+        await db.commit()
+        await worker.deliver(list(await db.scalars(select(PushDelivery.id))))
+    finally:
+        await runtime.close()
+    delivery = await db.scalar(select(PushDelivery).execution_options(populate_existing=True))
+    assert delivery is not None
+    assert (delivery.status, delivery.last_error) == (DeliveryStatus.CANCELLED, "deadline moved")
+    assert sink.received == {}
