@@ -12,7 +12,16 @@ CLI = Path(sys.executable).parent / "duo-abroad"
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["serve"], ["migrate"], ["seed-demo"], ["export-schema"], ["activation", "issue"]]
+    "args",
+    [
+        [],
+        ["serve"],
+        ["migrate"],
+        ["seed-demo"],
+        ["import"],
+        ["export-schema"],
+        ["activation", "issue"],
+    ],
 )
 def test_help(args: list[str]) -> None:
     result = subprocess.run(  # noqa: S603 - our own console script
