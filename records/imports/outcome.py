@@ -49,6 +49,8 @@ class Summary:
     lines: int = 0  # non-blank lines read
     counts: dict[str, Counts] = field(default_factory=_counts)
     replanned: int = 0  # changed deadlines whose reminders are planned again
+    seconds: float = 0.0  # the whole import
+    write_seconds: float = 0.0  # of which in the database (the rest: reading and validating)
 
     @property
     def total(self) -> Counts:
