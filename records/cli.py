@@ -107,8 +107,10 @@ async def _run(
             )
     except ImportInterrupted as exc:
         print(_summary_text(exc.summary, name, time.perf_counter() - started))
+        cause = exc.__cause__
+        reason = f"{type(cause).__name__}: {str(cause).splitlines()[0][:300]}" if cause else "?"
         print(
-            f"import stopped at line {exc.line}: database error ({exc.__cause__!r}). "
+            f"import stopped at line {exc.line}: database error ({reason}). "
             "Lines before it are committed; run the same file again to finish.",
             file=sys.stderr,
         )

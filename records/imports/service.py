@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +22,8 @@ from records.imports.lines import Line, Problem, decode, key, peek_type, record_
 from records.imports.outcome import BatchOutcome, Rejection, Summary
 from records.imports.seen import SeenKeys
 from records.imports.writes import apply_batch
+
+log = structlog.get_logger("records.import")
 
 BATCH_LINES = 5000
 MAX_LINE_BYTES = 256 * 1024
@@ -141,6 +144,18 @@ async def run_import(
     finally:
         seen.close()
         summary.seconds = time.perf_counter() - began
+    total = summary.total
+    log.info(
+        "records.import.done",
+        lines=summary.lines,
+        inserted=total.inserted,
+        updated=total.updated,
+        unchanged=total.unchanged,
+        deleted=total.deleted,
+        rejected=total.rejected,
+        replanned=summary.replanned,
+        seconds=round(summary.seconds, 1),
+    )
     return summary
 
 
