@@ -45,6 +45,8 @@ from forms.runtime import STATE_KEY as FORMS_STATE_KEY
 from forms.runtime import build_runtime as build_forms_runtime
 from notifications import vapid
 from notifications.runtime import PushRuntime
+from records.imports.jobs import RUNNER_STATE_KEY as IMPORTS_STATE_KEY
+from records.imports.jobs import ImportRunner
 from staff.pages import staff_route_handlers
 from staff.web import template_config as staff_template_config
 from wallet.routes import route_handlers as wallet_routes
@@ -134,6 +136,7 @@ def create_app(
         store=attachment_store,
     )
     push = PushRuntime(settings, session_factory, outages=outages)
+    record_imports = ImportRunner(session_factory, settings.import_dir)
     persisted = PersistedDocuments.load()
     schema = build_schema(settings, persisted=persisted)
     persisted.check_against(schema, settings)
@@ -163,6 +166,7 @@ def create_app(
         try:
             yield
         finally:
+            await record_imports.close()
             await push.close()
             if engine is not None:
                 await engine.dispose()
@@ -211,6 +215,7 @@ def create_app(
                 "outages": outages,
                 "redis": redis,
                 "revisions": script_revisions(),
+                IMPORTS_STATE_KEY: record_imports,
             }
         ),
         exception_handlers=exception_handlers(),

@@ -85,6 +85,9 @@ class Settings:
     # attachments' cap), and how long an approval waits for its passkey.
     access_video_max_bytes: int = 20 * 1024 * 1024
     access_approval_validity: timedelta = timedelta(days=30)
+    # Record imports uploaded by staff (records/imports/): the files and their reports.
+    import_dir: Path = PROJECT_ROOT / "var" / "imports"
+    import_max_bytes: int = 2 * 1024**3
     # Web Push (notifications/). The VAPID key pair browsers' subscriptions are bound to:
     # required in production; elsewhere generated once and kept in the database.
     vapid_private_key: str | None = field(default=None, repr=False)
@@ -279,6 +282,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         access_approval_validity=timedelta(
             days=_int("ACCESS_APPROVAL_DAYS", env.get("ACCESS_APPROVAL_DAYS", "30"))
         ),
+        import_dir=Path(env.get("IMPORT_DIR") or PROJECT_ROOT / "var" / "imports"),
+        import_max_bytes=_int("IMPORT_MAX_BYTES", env.get("IMPORT_MAX_BYTES", str(2 * 1024**3))),
         vapid_private_key=env.get("VAPID_PRIVATE_KEY") or None,
         vapid_subject=env.get("VAPID_SUBJECT") or None,
         push_allowed_hosts=_hosts(env.get("PUSH_ALLOWED_HOSTS", "")),
@@ -355,6 +360,8 @@ def validate_settings(settings: Settings) -> None:
         raise SettingsError("ACCESS_VIDEO_MAX_BYTES must be at least 65536")
     if settings.access_approval_validity < timedelta(days=1):
         raise SettingsError("ACCESS_APPROVAL_DAYS must be at least 1")
+    if settings.import_max_bytes < 1:
+        raise SettingsError("IMPORT_MAX_BYTES must be positive")
     _validate_push(settings)
     for variable, attribute in _TIMEOUTS.items():
         if not getattr(settings, attribute) > 0:

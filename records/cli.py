@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import sys
 import time
 from collections.abc import Callable
@@ -28,8 +27,6 @@ EXIT_REJECTED = 1
 EXIT_UNUSABLE = 2
 EXIT_INTERRUPTED = 3
 SHOWN_REJECTIONS = 20  # on the terminal when a --report file gets them all
-
-REPORT_HEADER = ("line", "type", "field", "code", "detail")
 
 
 def add_record_commands(sub: Any) -> None:
@@ -126,23 +123,15 @@ async def _run(
 
 def _rejection_writer(report: TextIO | None) -> Callable[[Rejection], None]:
     """Every rejection to the CSV report, and the first ones (or all, without one) to stderr."""
-    writer = csv.writer(report) if report is not None else None
-    if writer is not None:
-        writer.writerow(REPORT_HEADER)
+    from records.imports.report import ReportWriter
+
+    writer = ReportWriter(report) if report is not None else None
     shown = 0
 
     def write(rejection: Rejection) -> None:
         nonlocal shown
         if writer is not None:
-            writer.writerow(
-                (
-                    rejection.line,
-                    rejection.type or "",
-                    rejection.field,
-                    rejection.code,
-                    rejection.detail,
-                )
-            )
+            writer(rejection)
         if writer is None or shown < SHOWN_REJECTIONS:
             shown += 1
             where = f" {rejection.field}" if rejection.field else ""

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.database import Base, UTCDateTime, new_id, string_enum, utcnow
+from api.database import Base, PortableJSON, UTCDateTime, new_id, string_enum, utcnow
 
 
 class EducationLevel(enum.StrEnum):
@@ -183,3 +183,41 @@ class Deadline(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"  # every line read; some may have been rejected (see the report)
+    FAILED = "failed"  # the database stopped it: running it again finishes it
+
+
+class RecordImport(Base):
+    """A JSON Lines file a staff member uploaded, imported in the background (records/imports/).
+
+    The file and its report of rejected lines live under IMPORT_DIR, named by this id.
+    """
+
+    __tablename__ = "record_imports"
+    __table_args__ = (Index("ix_record_imports_created", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # Who started it: a staff member (their realm's id, as in the audit trail) and their name then.
+    staff_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    staff_name: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # hex, of the file as received
+    status: Mapped[ImportStatus] = mapped_column(string_enum(ImportStatus, "import_status"))
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # Per record type: {"person": {"inserted": 1, ...}, ...}; set as batches commit.
+    counts: Mapped[dict[str, dict[str, int]] | None] = mapped_column(PortableJSON)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Moved on by every committed batch: a running import whose heartbeat stopped was interrupted.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -240,6 +240,7 @@ NAV: tuple[tuple[str, str, Role | None], ...] = (
     ("/staff/forms", "nav.forms", Role.FORMS),
     ("/staff/extracts", "nav.extracts", Role.CREDENTIALS),
     ("/staff/audit", "nav.audit", Role.AUDITOR),
+    ("/staff/imports", "nav.imports", Role.ADMIN),
     ("/staff/admin/staff", "nav.admin", Role.ADMIN),
 )
 _extra_nav: list[tuple[str, str, Role | None]] = []

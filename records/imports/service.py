@@ -9,7 +9,7 @@ again finishes it: an import is idempotent). records/imports/writes.py writes a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
@@ -81,11 +81,13 @@ async def run_import(
     now: datetime | None = None,
     on_rejection: Callable[[Rejection], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[Summary], Awaitable[None]] | None = None,
     batch_lines: int = BATCH_LINES,
     max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Summary:
-    """Import every line of `source`; rejections go to `on_rejection` in line order and
-    `on_progress` hears how many more bytes were read. Commits once per batch."""
+    """Import every line of `source`; rejections go to `on_rejection` in line order,
+    `on_progress` hears how many more bytes were read, `on_batch` what has been done after each
+    committed batch. Commits once per batch."""
     now = now or utcnow()
     today = now.date()
     summary = Summary()
@@ -122,6 +124,8 @@ async def run_import(
             on_progress(read)
         batch.clear()
         refused, read = BatchOutcome(), 0
+        if on_batch is not None:
+            await on_batch(summary)
 
     began = time.perf_counter()
     try:

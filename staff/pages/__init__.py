@@ -15,7 +15,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
 from api.errors import DomainError
-from staff.pages import activation, admin, audit, core, extracts, forms, persons
+from staff.pages import activation, admin, audit, core, extracts, forms, imports, persons
 from staff.routes import StaffAuthController
 from staff.web import (
     StaffAuthRequired,
@@ -40,6 +40,7 @@ def staff_router(extra: Sequence[Any] = ()) -> Router:
             *extracts.route_handlers,
             *audit.route_handlers,
             *admin.route_handlers,
+            *imports.route_handlers,
             *extra,
         ],
         exception_handlers={

@@ -12,3 +12,7 @@ if (box) import("./passkey.js").then(({ attach }) => attach(box));
 for (const field of document.querySelectorAll("input[readonly].code")) {
   field.addEventListener("focus", () => field.select());
 }
+
+// Record imports: the upload form sends the file itself (imports.js).
+const importForm = document.getElementById("import-form");
+if (importForm) import("./imports.js").then(({ attach }) => attach(importForm));

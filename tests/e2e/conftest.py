@@ -136,6 +136,8 @@ def live_server(
         "SECRET_KEY": SECRET_KEY,
         # Persisted queries only, as in production: the PWA must work without query text.
         "GRAPHQL_ADHOC": "0",
+        # Staff record imports keep their files here, not in the repository's var/.
+        "IMPORT_DIR": str(tmp_path_factory.mktemp("e2e-imports")),
     }
     log_path = tmp_path_factory.mktemp("e2e-server") / "server.log"
     with log_path.open("wb") as log:
