@@ -16,7 +16,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import Base, asyncpg_connection, new_id
@@ -363,25 +363,37 @@ async def _apply_study_finance(
 async def _insert(db: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    table: Table = model.__table__  # type: ignore[assignment]
     driver = await asyncpg_connection(db) if len(rows) >= COPY_MIN_ROWS else None
     if driver is None:
-        await db.execute(insert(model), rows)
+        # Core, not the ORM's bulk insert: that splits the rows into a new executemany
+        # wherever the columns that are NULL change (measured: a dozen statements per batch
+        # of diploma results instead of one).
+        await db.execute(table.insert(), rows)
         return
     # Binary COPY in the session's transaction: no SQL to parse or plan per row.
-    table = model.__table__
     columns = [column.name for column in table.columns]
     as_tuple = itemgetter(*columns)
     await driver.copy_records_to_table(
-        table.name,  # type: ignore[attr-defined]
+        table.name,
         records=[as_tuple(row) for row in rows],
         columns=columns,
     )
 
 
 async def _update(db: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
-    # SQLAlchemy's bulk UPDATE by primary key: one executemany of the same statement.
-    if rows:
-        await db.execute(update(model), rows)
+    """One executemany UPDATE by primary key (every row names the same columns)."""
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[assignment]
+    [key] = [column.name for column in table.primary_key]
+    names = [name for name in rows[0] if name != key]
+    stmt = (
+        update(table)
+        .where(table.c[key] == bindparam("_key"))
+        .values({name: bindparam(name) for name in names})
+    )
+    await db.execute(stmt, [{**row, "_key": row[key]} for row in rows])
 
 
 async def _delete(db: AsyncSession, model: Any, ids: list[uuid.UUID]) -> None:
