@@ -124,32 +124,37 @@ async def upload(request: Request[Any, Any, State]) -> Response[dict[str, str]]:
         if size == 0:
             return _refusal(400, "IMPORT_EMPTY", t("imports.error.empty"))
         return _refusal(413, "IMPORT_TOO_LARGE", t("imports.error.tooLarge"))
-    part.rename(jobs.data_path(settings.import_dir, import_id))
+    stored = jobs.data_path(settings.import_dir, import_id)
+    part.rename(stored)
     member = principal(request)
     name = _clean_name(request.headers.get("x-file-name"))
-    async with unit(request) as db:
-        await jobs.create_import(
-            db,
-            import_id=import_id,
-            staff_id=member.staff_id,
-            staff_name=member.name,
-            file_name=name,
-            size=size,
-            sha256=digest.hexdigest(),
-        )
-        await audit.record(
-            db,
-            staff=member,
-            role=Role.ADMIN,
-            action="records.import.started",
-            meta=meta(request),
-            details={
-                "importId": str(import_id),
-                "fileName": name,
-                "size": size,
-                "sha256": digest.hexdigest(),
-            },
-        )
+    try:
+        async with unit(request) as db:
+            await jobs.create_import(
+                db,
+                import_id=import_id,
+                staff_id=member.staff_id,
+                staff_name=member.name,
+                file_name=name,
+                size=size,
+                sha256=digest.hexdigest(),
+            )
+            await audit.record(
+                db,
+                staff=member,
+                role=Role.ADMIN,
+                action="records.import.started",
+                meta=meta(request),
+                details={
+                    "importId": str(import_id),
+                    "fileName": name,
+                    "size": size,
+                    "sha256": digest.hexdigest(),
+                },
+            )
+    except BaseException:
+        stored.unlink(missing_ok=True)  # no row, no file: nothing half-recorded stays
+        raise
     runner(request).start(import_id)
     return Response({"id": str(import_id), "url": f"/staff/imports/{import_id}"}, status_code=201)
 
