@@ -1,7 +1,7 @@
 """push reminders: one per (deadline, its date, offset), so a moved deadline is reminded again
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30 14:00:00.000000
 
 An import may move a deadline (records/imports/); the reminders already posted for its old
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

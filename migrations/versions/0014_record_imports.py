@@ -1,7 +1,7 @@
 """record imports: JSON Lines files staff upload and the background job's state
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 10:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from api.database import PortableJSON, UTCDateTime
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
