@@ -88,6 +88,8 @@ class Settings:
     # Record imports uploaded by staff (records/imports/): the files and their reports.
     import_dir: Path = PROJECT_ROOT / "var" / "imports"
     import_max_bytes: int = 2 * 1024**3
+    # The catalogue's definition files; None: the built-in forms/catalogue/ (the package's).
+    forms_catalogue_dir: Path | None = None
     # Web Push (notifications/). The VAPID key pair browsers' subscriptions are bound to:
     # required in production; elsewhere generated once and kept in the database.
     vapid_private_key: str | None = field(default=None, repr=False)
@@ -284,6 +286,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         import_dir=Path(env.get("IMPORT_DIR") or PROJECT_ROOT / "var" / "imports"),
         import_max_bytes=_int("IMPORT_MAX_BYTES", env.get("IMPORT_MAX_BYTES", str(2 * 1024**3))),
+        forms_catalogue_dir=Path(env["FORMS_CATALOGUE_DIR"])
+        if env.get("FORMS_CATALOGUE_DIR")
+        else None,
         vapid_private_key=env.get("VAPID_PRIVATE_KEY") or None,
         vapid_subject=env.get("VAPID_SUBJECT") or None,
         push_allowed_hosts=_hosts(env.get("PUSH_ALLOWED_HOSTS", "")),
@@ -362,6 +367,10 @@ def validate_settings(settings: Settings) -> None:
         raise SettingsError("ACCESS_APPROVAL_DAYS must be at least 1")
     if settings.import_max_bytes < 1:
         raise SettingsError("IMPORT_MAX_BYTES must be positive")
+    if settings.forms_catalogue_dir is not None and not settings.forms_catalogue_dir.is_dir():
+        raise SettingsError(
+            f"FORMS_CATALOGUE_DIR is not a directory: {settings.forms_catalogue_dir}"
+        )
     _validate_push(settings)
     for variable, attribute in _TIMEOUTS.items():
         if not getattr(settings, attribute) > 0:

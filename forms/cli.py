@@ -54,7 +54,7 @@ def _set_status(args: argparse.Namespace, settings: Settings) -> int:
                         client_id,
                         status=SubmissionStatus(args.status),
                         reason=args.reason,
-                        catalogue=load_catalogue(),
+                        catalogue=load_catalogue(settings.forms_catalogue_dir),
                     )
                 except DomainError as exc:
                     print(exc.message, file=sys.stderr)

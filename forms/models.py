@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -94,3 +95,23 @@ class FormAttachment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # for unfinished uploads
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxKey(Base):
+    """A person's outbox owner id and sealing key, handed to their live sessions only.
+
+    The PWA binds each waiting form on a device to `owner` (opaque: it names nobody) and
+    encrypts it with `key` (AES-256-GCM), so that forms kept after a session ended are sent
+    only after that same person signs in again, and unreadable until then (README, Forms,
+    "What the outbox guarantees"). Random, not derived from SECRET_KEY: rotating that secret
+    must not make kept forms unreadable.
+    """
+
+    __tablename__ = "form_outbox_keys"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str] = mapped_column(String(32), unique=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

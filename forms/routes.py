@@ -1,6 +1,6 @@
 """REST for attachments: resumable upload in chunks, and the owner's download.
 
-    POST   /forms/attachments                  JSON {filename, size, sha256, mediaType?} → 201
+    POST   /forms/attachments                  JSON {filename, size, sha256, mediaType?, owner?}
     GET    /forms/attachments/{id}             where the upload stands (offset), to resume
     PUT    /forms/attachments/{id}/chunks?offset=N   raw bytes (application/octet-stream)
     POST   /forms/attachments/{id}/complete    JSON {} → checks size, type and SHA-256
@@ -34,7 +34,7 @@ from api.errors import DomainError, Unauthenticated
 from api.settings import Settings
 from auth import sessions
 from auth.cookies import session_cookie_name
-from forms import uploads
+from forms import outbox, uploads
 from forms.models import FormAttachment
 from forms.runtime import FormsRuntime, runtime_of
 from forms.uploads import Owner
@@ -48,6 +48,9 @@ class CreateUpload(Struct, rename="camel"):
     size: int
     sha256: str
     media_type: str | None = None
+    # The outbox owner the device bound the form to (forms/outbox.py): another person's
+    # session gets OUTBOX_OWNER_MISMATCH, before any byte of their file is stored.
+    owner: str | None = None
 
 
 def _content_type(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -144,9 +147,10 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
             self, request: Request[Any, Any, State], data: JSONBody[CreateUpload]
         ) -> Response[Any]:
             runtime = runtime_of(request.app.state)
-            row = await _unit(
-                request,
-                lambda db, person_id: uploads.create_upload(
+
+            async def work(db: AsyncSession, person_id: uuid.UUID) -> FormAttachment:
+                await outbox.check_owner(db, person_id, data.owner)
+                return await uploads.create_upload(
                     db,
                     Owner.person(person_id),
                     filename=data.filename,
@@ -154,8 +158,9 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
                     sha256=data.sha256,
                     media_type=data.media_type,
                     limits=runtime.limits,
-                ),
-            )
+                )
+
+            row = await _unit(request, work)
             return Response(
                 _status(row, runtime, chunk_bytes),
                 status_code=201,

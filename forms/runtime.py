@@ -27,7 +27,7 @@ def build_runtime(
     settings: Settings, *, signer: ReceiptSigner, store: AttachmentStore | None = None
 ) -> FormsRuntime:
     """Load and check the catalogue (a bad definition file stops startup here)."""
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(settings.forms_catalogue_dir)
     return FormsRuntime(
         catalogue=catalogue,
         store=store or FileSystemStore(settings.forms_attachment_dir),

@@ -7,9 +7,10 @@ too many entries) are GraphQL errors with extensions.code.
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64encode
 from datetime import datetime
 from enum import Enum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,7 +20,7 @@ from api.connection import Connection, connection
 from api.context import RequestContext
 from api.database import utcnow
 from api.ids import parse_uuid
-from forms import models, service
+from forms import models, outbox, service
 from forms.catalogue import FormVersion
 from forms.runtime import FormsRuntime, runtime_of
 from forms.validation import FieldError as FieldErrorData
@@ -193,10 +194,13 @@ def _errors(errors: Any) -> list[FieldError]:
     return [FieldError(path=e.path, code=e.code, message=e.message) for e in items]
 
 
-async def _results(info: Ctx, inputs: list[SubmitFormInput]) -> list[SubmissionResult]:
+async def _results(
+    info: Ctx, inputs: list[SubmitFormInput], owner: str | None
+) -> list[SubmissionResult]:
     ctx = info.context
     person_id = ctx.person_id()
     runtime = _runtime(info)
+    await ctx.read(outbox.check_owner, person_id, owner)
     entries = [
         service.SubmissionInput(
             client_id=str(i.client_id),
@@ -270,9 +274,37 @@ def _allow_caching(info: Ctx) -> None:
         response.headers["cache-control"] = f"public, max-age={CATALOGUE_MAX_AGE}"
 
 
+@strawberry.type(description="What binds forms waiting on a device to the signed-in person.")
+class OutboxKey:
+    owner: str = strawberry.field(
+        description="Opaque and stable per person: the app keeps it with each waiting form."
+    )
+    key: str = strawberry.field(
+        description="AES-256-GCM key (base64url, 32 bytes) the app seals waiting forms with; "
+        "only ever handed to a live session of this person."
+    )
+
+
+OWNER_DESCRIPTION = (
+    "The outbox owner the device bound these forms to (viewer.outboxKey.owner): when given and "
+    "not the signed-in person's, nothing is stored (OUTBOX_OWNER_MISMATCH)."
+)
+
+
 @strawberry.type
 class FormsFields:
     """Fields of Viewer contributed by the forms feature (Viewer inherits them)."""
+
+    @strawberry.field(description="The outbox owner id and sealing key of the signed-in person.")
+    async def outbox_key(self, info: Ctx) -> OutboxKey:
+        ctx = info.context
+        person_id = ctx.person_id()
+        row = await ctx.read(outbox.find_outbox_key, person_id)
+        if row is None:
+            # Made on first use, once per person (a write inside a query, like the session
+            # touch): persons created before the outbox was owner-bound have none yet.
+            row = await ctx.write(outbox.ensure_outbox_key, person_id)
+        return OutboxKey(owner=row.owner, key=urlsafe_b64encode(row.key).rstrip(b"=").decode())
 
     @strawberry.field(description="Submitted forms, most recent first.")
     async def submissions(
@@ -294,14 +326,22 @@ class FormsFields:
 @strawberry.type
 class FormsMutation:
     @strawberry.mutation(description="Submit one form; idempotent on input.clientId.")
-    async def submit_form(self, info: Ctx, input: SubmitFormInput) -> SubmissionResult:
-        return (await _results(info, [input]))[0]
+    async def submit_form(
+        self,
+        info: Ctx,
+        input: SubmitFormInput,
+        owner: Annotated[str | None, strawberry.argument(description=OWNER_DESCRIPTION)] = None,
+    ) -> SubmissionResult:
+        return (await _results(info, [input], owner))[0]
 
     @strawberry.mutation(
         description="Submit up to 100 forms (an outbox flush); results in input order. "
         "Valid ones are stored even when others are invalid."
     )
     async def submit_forms(
-        self, info: Ctx, inputs: list[SubmitFormInput]
+        self,
+        info: Ctx,
+        inputs: list[SubmitFormInput],
+        owner: Annotated[str | None, strawberry.argument(description=OWNER_DESCRIPTION)] = None,
     ) -> list[SubmissionResult]:
-        return await _results(info, inputs)
+        return await _results(info, inputs, owner)

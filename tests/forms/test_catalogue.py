@@ -9,11 +9,15 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.app import create_app
+from api.settings import Settings, SettingsError, load_settings
 from forms.catalogue import CatalogueError, load_catalogue
 from forms.receipts import JoseReceiptSigner, ReceiptInvalid, canonical_json, verify_receipt
 from forms.validation import is_bic, is_iban, validate_content
 from tests.forms.support import ADDRESS_V1, BANK_IBAN
+from tests.support import asgi_client, gql
 
 CATALOGUE_DIR = Path(str(resources.files("forms").joinpath("catalogue")))
 V2_PUBLISHED = datetime(2026, 11, 1, tzinfo=UTC)
@@ -151,3 +155,28 @@ async def test_receipts_verify_only_with_the_right_key_and_type() -> None:
         verify_receipt(extract_like, signer.jwks())
     with pytest.raises(ReceiptInvalid):
         verify_receipt(token[:-4] + "AAAA", signer.jwks())
+
+
+def copy_with_general_question_v2(directory: Path) -> None:
+    for path in CATALOGUE_DIR.glob("*.json"):
+        shutil.copy(path, directory / path.name)
+    v2 = json.loads((directory / "general-question.v1.json").read_text())
+    v2.update(version=2, publishedAt="2026-01-01T00:00:00Z")
+    (directory / "general-question.v2.json").write_text(json.dumps(v2))
+
+
+async def test_the_server_reads_its_catalogue_from_forms_catalogue_dir(
+    tmp_path: Path, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Operators add a form or a version as a file without a new release of the package."""
+    copy_with_general_question_v2(tmp_path)
+    assert load_settings({"FORMS_CATALOGUE_DIR": str(tmp_path)}).forms_catalogue_dir == tmp_path
+    with pytest.raises(SettingsError, match="FORMS_CATALOGUE_DIR"):
+        load_settings({"FORMS_CATALOGUE_DIR": str(tmp_path / "missing")})
+
+    app = create_app(
+        settings.with_overrides(forms_catalogue_dir=tmp_path), session_factory=session_factory
+    )
+    async with asgi_client(app) as client:
+        body = await gql(client, '{ form(id: "general-question") { version } }')
+    assert body["data"]["form"]["version"] == 2
