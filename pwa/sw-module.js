@@ -9,24 +9,46 @@
 
 import "./sw.js";
 import { LANGUAGE_PREFERENCE, LANGUAGES } from "./js/i18n.js";
-import { listOutbox, replay } from "./js/outbox.js";
+import { replayAndCount, waitingOnDevice } from "./js/outbox.js";
+import { clearPersonalData } from "./js/store.js";
+import { currentVault } from "./js/vault.js";
 
-/** Replay the outbox (see js/outbox.js replay()); tells the person when forms went out. */
+/**
+ * Replay the outbox (see js/outbox.js replay()); tells the person when forms went out, and
+ * when their session had ended: then, as in the app, nothing is dropped (README.md, Forms,
+ * "What the outbox guarantees"): the forms stay sealed for the person's next sign-in, and
+ * what else the session left on the device goes.
+ */
 self.replayOutbox = async () => {
-  const waiting = new Set(
-    (await listOutbox())
-      .filter((e) => e.state === "queued" || e.state === "sending")
-      .map((e) => e.clientId),
-  );
-  const result = await replay();
-  if (waiting.size > 0) {
-    const after = (await listOutbox()).filter((e) => waiting.has(e.clientId));
-    const sent = after.filter((e) => e.state === "received").length;
-    const attention = after.some((e) => e.state === "attention");
-    if (sent > 0 || attention) await notify(sent, attention).catch((error) => console.warn(error));
+  const signedIn = Boolean((await currentVault())?.key);
+  const { result, sent, attention } = await replayAndCount();
+  if (result === "signedOut") {
+    if (signedIn) {
+      await clearPersonalData({ keepWaiting: true });
+      const waiting = await waitingOnDevice();
+      if (waiting.forms > 0) await notifySignIn(waiting.forms).catch((error) => console.warn(error));
+    }
+  } else if (sent > 0 || attention > 0) {
+    await notify(sent, attention > 0).catch((error) => console.warn(error));
   }
   return result;
 };
+
+// The session ended before the forms could go: one notification (it replaces an earlier one)
+// that opens the app, where the sign-in page says the same.
+async function notifySignIn(count) {
+  if (self.Notification?.permission !== "granted") return;
+  const lang = await language();
+  const messages = await loadMessages(lang);
+  await self.registration.showNotification(plural(messages, lang, "forms.backgroundSignIn", count), {
+    body: messages["forms.backgroundSignInBody"],
+    tag: "duo-outbox",
+    lang,
+    icon: "/icons/icon-192.png",
+    badge: "/icons/icon-192.png",
+    data: { url: "/" },
+  });
+}
 
 // One notification (tag "duo-outbox": a newer one replaces it) that opens the forms page.
 async function notify(sent, attention) {

@@ -29,6 +29,7 @@ const SHELL = [
   "/js/extracts-views.js",
   "/js/extracts.js",
   "/js/fields.js",
+  "/js/form-migrate.js",
   "/js/form-render.js",
   "/js/format.js",
   "/js/forms-views.js",
@@ -45,9 +46,11 @@ const SHELL = [
   "/js/security.js",
   "/js/signin-views.js",
   "/js/sign-out-flag.js",
+  "/js/sign-out.js",
   "/js/signin.js",
   "/js/store.js",
   "/js/uploads.js",
+  "/js/vault.js",
   "/js/verify-core.js",
   "/js/verify.js",
   "/js/views.js",
@@ -144,9 +147,10 @@ async function cacheFirst(request, url) {
 // connection is back, also with the app closed. Open app windows are asked to replay (the UI
 // shows the progress there); with none visible (closed, or in the background on a phone
 // where the page may be frozen) the worker sends the outbox itself: sw-module.js, the module
-// worker, provides self.replayOutbox (js/outbox.js). A replay that met no network rejects,
-// so that the browser tries this sync again later; a session that expired leaves the entries
-// for the next app start. This file stays a classic script too (browsers without module
+// worker, provides self.replayOutbox (js/outbox.js). A replay that met no network (or a
+// server that could not take the forms) rejects, so that the browser tries this sync again
+// later; a session that ended keeps the entries, sealed, until the same person signs in again
+// (the app sends them then). This file stays a classic script too (browsers without module
 // workers register it alone): no replayOutbox there, and the next app start replays.
 self.addEventListener("sync", (event) => {
   if (event.tag !== "duo-outbox") return;
@@ -161,7 +165,9 @@ async function syncOutbox() {
   if (app.some((client) => client.visibilityState === "visible")) return;
   // A window that wakes up meanwhile waits for this replay (a Web Lock in js/outbox.js).
   const result = await self.replayOutbox();
-  if (result === "offline") throw new Error("outbox: no network, the browser retries later");
+  if (result === "offline" || result === "retry") {
+    throw new Error(`outbox: ${result}, the browser tries this sync again later`);
+  }
 }
 
 // Web push (README.md, Reminders, "Payload"): always a visible notification (userVisibleOnly);

@@ -1,18 +1,22 @@
 // The app: routes and views, loading and caching the dashboard, sign-in and sign-out,
-// language, offline. The signed-out pages live in signin.js, the security page in security.js.
+// language, offline. The signed-out pages live in signin.js, the security page in security.js,
+// the question before signing out with waiting forms in sign-out.js.
 
 import { accessPage } from "./access.js";
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
-import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
+import { detectLanguage, getLanguage, setLanguage, t, tp } from "./i18n.js";
 import { extractsPage } from "./extracts.js";
 import { formsPage, startOutbox } from "./forms.js";
+import * as outbox from "./outbox.js";
 import { notificationsPage, refreshSubscription } from "./push.js";
 import { securityPage } from "./security.js";
 import { signInPages } from "./signin.js";
 import { parseRoute } from "./routes.js";
-import { pendingSignOut, setPendingSignOut } from "./sign-out-flag.js";
+import { signOutPage } from "./sign-out.js";
+import { pendingSignOut, pendingSignOutKeeps, setPendingSignOut } from "./sign-out-flag.js";
 import { clearPersonalData, loadSnapshot, saveSnapshot } from "./store.js";
+import { forgetOwner, learnVault } from "./vault.js";
 import { verifyPage } from "./verify.js";
 import { walletPage } from "./wallet.js";
 import * as views from "./views.js";
@@ -43,6 +47,9 @@ const state = {
   generation: 0,
   // The server said there is no session: the sign-in page can show without asking again.
   signedOut: false,
+  // Forms of the person last signed in here that wait for their next sign-in (outbox.js
+  // waitingOnDevice()): the sign-in page says so.
+  waiting: null,
 };
 
 // What the pages may do with the app (signin.js, security.js).
@@ -52,8 +59,10 @@ const host = {
   render,
   announce,
   signedIn,
-  sessionEnded: (error) => handleLoadError(error),
+  sessionEnded,
   signedOutEverywhere,
+  completeSignOut,
+  waiting: () => state.waiting,
 };
 
 // The router's pages: view name -> { render(options), enter?(options), leave?() }.
@@ -78,9 +87,12 @@ const PAGES = {
   notifications: notificationsPage(host),
   verify: verifyPage(host),
   wallet: walletPage(host),
+  signOutChoice: signOutPage(host),
 };
 // Views that show the signed-in header (section links, sign-out).
 const SIGNED_IN = new Set(["dashboard", "security", "extracts", "forms", "notifications", "wallet"]);
+// Views with the signed-in person's data: a sign-out or an ended session replaces them.
+const PERSONAL = new Set([...SIGNED_IN, "signOutChoice"]);
 // Views of the home route ("/"): what the Dashboard query decides between. A load that
 // finishes while another page is on screen (activation, security, …) must not replace it.
 const HOME = new Set(["loading", "dashboard", "offline", "error", "signedOut"]);
@@ -181,15 +193,7 @@ async function handleLoadError(error) {
   if (error instanceof NetworkError || error?.code === "SERVICE_UNAVAILABLE") {
     await showStoredCopy();
   } else if (isUnauthenticated(error)) {
-    // The session ended (expired, or signed out elsewhere): what it showed must go too.
-    await forgetPersonalData();
-    state.signedOut = true;
-    // Pages of the signed-out flows stay (someone may be halfway through activating).
-    if (HOME.has(state.view) || SIGNED_IN.has(state.view)) {
-      if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
-      announce("");
-      show("signedOut");
-    }
+    await sessionEnded();
   } else {
     warn(error);
     if (state.viewer) {
@@ -200,6 +204,31 @@ async function handleLoadError(error) {
       show("error", { outdated: error.code === "PERSISTED_QUERY_NOT_FOUND" });
     }
   }
+}
+
+/**
+ * The session ended (idle or absolute timeout, revoked, signed out elsewhere): what it showed
+ * goes, but not the forms waiting to be sent: nobody decided about them. They stay sealed on
+ * this device and go out after this person signs in again (README.md, Forms).
+ */
+async function sessionEnded() {
+  const already = state.signedOut && state.view === "signedOut";
+  state.generation += 1;
+  await forgetPersonalData({ keepWaiting: true });
+  state.signedOut = true;
+  await countWaiting();
+  // Pages of the signed-out flows stay (someone may be halfway through activating).
+  if (!already && (HOME.has(state.view) || PERSONAL.has(state.view))) {
+    if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
+    show("signedOut");
+    const forms = state.waiting?.forms ?? 0;
+    announce(forms > 0 ? tp("status.sessionEndedWaiting", forms) : t("status.sessionEnded"));
+  }
+}
+
+async function countWaiting() {
+  state.waiting = await outbox.waitingOnDevice().catch(warn);
+  if (state.view === "signedOut") render();
 }
 
 async function showStoredCopy() {
@@ -244,26 +273,41 @@ async function markRead(id, button) {
   await saveSnapshot(DASHBOARD, state.viewer, state.fetchedAt).catch(warn);
 }
 
+/** The header's "Sign out": with forms that have not reached DUO, ask first (sign-out.js). */
 async function signOut() {
+  if (state.view === "signOutChoice") return;
+  const waiting = await outbox.waitingOnDevice().catch(warn);
+  if (waiting && waiting.forms + waiting.drafts > 0) {
+    show("signOutChoice", { focus: true, back: state.view });
+    return;
+  }
+  await completeSignOut({ keepWaiting: false });
+}
+
+/**
+ * Sign out now. `keepWaiting`: the person's waiting forms stay on this device, sealed, for
+ * their next sign-in here; otherwise they are discarded with everything else.
+ */
+async function completeSignOut({ keepWaiting, message = "status.signedOut", count = 0 }) {
   state.generation += 1;
   el.signOut.disabled = true;
   // Marked before the first await: a refresh that starts meanwhile (a poll, `online`) must not
   // fetch the dashboard with the still-valid cookie and show it again.
-  setPendingSignOut(true);
+  setPendingSignOut(true, { keepWaiting });
   // Local data first: on a shared device it must go even if the server cannot be reached.
-  await forgetPersonalData();
+  await forgetPersonalData({ keepWaiting });
   tabs?.postMessage({ type: "signed-out" });
   if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
+  await countWaiting();
   // Passkey autofill waits until the server has ended this session (see below).
   show("signedOut", { focus: true, autofill: false });
-  await finishSignOut();
+  await finishSignOut({ keepWaiting, message, count });
   el.signOut.disabled = false;
   // A sign-in must not race the sign-out request: it would end the new session instead.
   if (state.view === "signedOut") PAGES.signedOut.resume();
 }
 
-async function finishSignOut() {
-  let message = "status.signedOut";
+async function finishSignOut({ keepWaiting = pendingSignOutKeeps(), message = "status.signedOut", count = 0 } = {}) {
   try {
     await mutate("SignOut");
     setPendingSignOut(false);
@@ -272,21 +316,26 @@ async function finishSignOut() {
     else message = "status.signOutPending";
   }
   // Again after the request: another open tab may have stored its copy in the meantime.
-  await forgetPersonalData();
+  await forgetPersonalData({ keepWaiting });
   state.signedOut = true;
-  if (HOME.has(state.view) || SIGNED_IN.has(state.view)) {
+  await countWaiting();
+  if (HOME.has(state.view) || PERSONAL.has(state.view)) {
     if (state.view !== "signedOut") show("signedOut");
-    announce(t(message));
+    announce(message === "status.signedOutKept" ? tp(message, count) : t(message));
   }
 }
 
-/** "Sign out everywhere" succeeded on the server (security page): now this device. */
+/**
+ * "Sign out everywhere" succeeded on the server (security page): now this device. Like any
+ * session that ended, it keeps the forms waiting to be sent, sealed, for the next sign-in.
+ */
 async function signedOutEverywhere() {
   state.generation += 1;
-  await forgetPersonalData();
+  await forgetPersonalData({ keepWaiting: true });
   tabs?.postMessage({ type: "signed-out" });
   state.signedOut = true;
   history.replaceState(null, "", "/");
+  await countWaiting();
   show("signedOut", { focus: true });
   announce(t("status.signedOutEverywhere"));
 }
@@ -297,21 +346,37 @@ async function signedIn({ message = "status.signedIn" } = {}) {
   state.signedOut = false;
   state.loading = false;
   // The new session replaced the old one on the server, so no sign-out is left to finish;
-  // and nothing from an earlier account may show, even for a moment.
+  // and nothing from an earlier account may show, even for a moment. Forms that wait on this
+  // device stay sealed: the server says whose session this is (vault.js), and only that
+  // person's are opened and sent.
   setPendingSignOut(false);
-  await forgetPersonalData();
+  await forgetPersonalData({ keepWaiting: true });
+  await forgetOwner().catch(warn);
+  state.waiting = null;
   if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
   show("loading", { focus: true });
   announce(t(message));
   tabs?.postMessage({ type: "signed-in" });
+  await learnVault().catch(warn);
   await refresh();
+  await sendWaiting();
 }
 
-async function forgetPersonalData() {
+/** After a sign-in: what waited for this person goes out now, and they are told. */
+async function sendWaiting() {
+  const { result, sent, attention } = await outbox.replayAndCount();
+  if (result === "signedOut") return;
+  const told = [];
+  if (sent > 0) told.push(tp("status.waitingSent", sent));
+  if (attention > 0) told.push(t("forms.backgroundAttention"));
+  if (told.length > 0) announce(told.join(" "));
+}
+
+async function forgetPersonalData({ keepWaiting = false } = {}) {
   state.viewer = null;
   state.fetchedAt = null;
   state.offline = false;
-  await clearPersonalData().catch(warn);
+  await clearPersonalData({ keepWaiting }).catch(warn);
 }
 
 // --- navigation (routes.js parses the fragment) ---
@@ -320,7 +385,7 @@ function navigate() {
   const route = parseRoute(location.hash);
   if (route.name === "home") {
     goHome(route.anchor);
-  } else if (SIGNED_IN.has(route.name) && pendingSignOut()) {
+  } else if (PERSONAL.has(route.name) && pendingSignOut()) {
     goHome(""); // finishes the sign-out first, then shows the sign-in page
   } else {
     show(route.name, { token: route.token, id: route.id });
@@ -335,6 +400,7 @@ function goHome(anchor) {
     show("dashboard");
     refresh();
   } else if (state.signedOut && !pendingSignOut()) {
+    countWaiting();
     show("signedOut");
   } else {
     show("loading");
@@ -373,7 +439,8 @@ async function start() {
     state.fetchedAt = null;
     state.offline = false;
     state.signedOut = true;
-    if (HOME.has(state.view) || SIGNED_IN.has(state.view)) show("signedOut");
+    if (HOME.has(state.view) || PERSONAL.has(state.view)) show("signedOut");
+    countWaiting();
   });
   window.addEventListener("online", () => {
     // Only the home views show server data; the sign-in page only has a sign-out to finish.
@@ -389,11 +456,10 @@ async function start() {
     announce(t("status.offlineNow"));
   });
   registerServiceWorker({ onNewVersion: () => announce(t("status.newVersion")) });
-  // Queued form submissions go out now and whenever the connection comes back.
-  if (!pendingSignOut()) {
-    startOutbox({ onSignedOut: () => undefined });
-    refreshSubscription(); // the push service may have rotated it
-  }
+  // Queued form submissions go out now and whenever the connection comes back; a replay that
+  // finds the session ended keeps them and says so (sessionEnded).
+  startOutbox({ onSignedOut: () => (pendingSignOut() ? undefined : sessionEnded()) });
+  if (!pendingSignOut()) refreshSubscription(); // the push service may have rotated it
   window.addEventListener("hashchange", navigate);
   if (parseRoute(location.hash).name !== "home") {
     navigate();

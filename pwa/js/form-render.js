@@ -37,7 +37,7 @@ export function getAt(object, pointer) {
     .reduce((value, part) => (value == null ? undefined : value[part]), object);
 }
 
-function setAt(object, pointer, value) {
+export function setAt(object, pointer, value) {
   const parts = pointer.split("/").slice(1);
   let node = object;
   for (const part of parts.slice(0, -1)) node = node[part] ??= {};
@@ -49,8 +49,8 @@ function visible(hint, values) {
   return !when || Object.entries(when).every(([pointer, wanted]) => getAt(values, pointer) === wanted);
 }
 
-/** Which fields the definition shows, in order: [{ pointer, hint, schema, required }]. */
-function fields(definition) {
+/** Which fields the definition shows, in order: [{ pointer, hint, node, required }]. */
+export function fields(definition) {
   const { ui, jsonSchema } = definition;
   return (ui.order ?? Object.keys(ui.fields)).map((pointer) => ({
     pointer,

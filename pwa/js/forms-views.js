@@ -3,7 +3,7 @@
 import { h } from "./dom.js";
 import { renderFields, serverErrors, text } from "./form-render.js";
 import * as fmt from "./format.js";
-import { getLanguage, t } from "./i18n.js";
+import { getLanguage, t, tParts } from "./i18n.js";
 import { b64urlDecode } from "./verify-core.js";
 import { section, time, title } from "./views.js";
 
@@ -13,16 +13,30 @@ const STATE_TAG = {
   received: "tag tag-synced",
   processed: "tag tag-synced",
   attention: "tag tag-failed",
+  retired: "tag tag-failed",
   rejected: "tag tag-failed",
 };
+// States that have not reached DUO (store.js WAITING_STATES): their version's end matters.
+const WAITING = new Set(["queued", "sending", "attention", "retired"]);
 
 function when(ms) {
   return time(new Date(ms).toISOString(), fmt.timestamp(ms, getLanguage()));
 }
 
-export function formsListView({ catalogue, catalogueAt, entries, drafts }, handlers) {
-  const draftIds = new Set(drafts.map((d) => d.formId));
+function until(iso) {
+  return time(iso, fmt.dateTime(iso, getLanguage()));
+}
+
+// What happens next to an entry, and what the person can do about it.
+function nextStep(entry, online) {
+  if (entry.state === "queued") return online ? "forms.next.queued" : "forms.next.queuedOffline";
+  return `forms.next.${entry.state}`;
+}
+
+export function formsListView({ catalogue, catalogueAt, entries, drafts, online, blocked, acceptedUntil }, handlers) {
+  const draftsById = new Map(drafts.map((d) => [d.formId, d]));
   const waiting = entries.filter((e) => e.state === "queued" || e.state === "sending").length;
+  const context = { drafts, online, blocked, acceptedUntil };
   return [
     title(t("forms.title")),
     h("p", { class: "lead" }, t("forms.lead")),
@@ -31,7 +45,7 @@ export function formsListView({ catalogue, catalogueAt, entries, drafts }, handl
       t("forms.outbox"),
       entries.length === 0
         ? h("p", {}, t("forms.outboxEmpty"))
-        : h("ul", { class: "list" }, entries.map((entry) => entryItem(entry, handlers))),
+        : h("ul", { class: "list" }, entries.map((entry) => entryItem(entry, context, handlers))),
       h(
         "button",
         {
@@ -57,8 +71,9 @@ export function formsListView({ catalogue, catalogueAt, entries, drafts }, handl
                 "li",
                 { class: "form-item" },
                 h("a", { href: `#/forms/${encodeURIComponent(f.formId)}`, class: "item-title" }, text(f.title)),
-                draftIds.has(f.formId) ? h("span", { class: "tag" }, t("forms.state.draft")) : null,
+                draftsById.has(f.formId) ? h("span", { class: "tag" }, t("forms.state.draft")) : null,
                 h("p", { class: "note" }, text(f.description)),
+                draftNote(draftsById.get(f.formId), f, acceptedUntil),
               ),
             ),
           )
@@ -91,30 +106,104 @@ function receiptFacts(receipt) {
   }
 }
 
-function entryItem(entry, handlers) {
+// A draft pinned to a version that is no longer the current one: until when DUO takes it.
+function draftNote(draft, current, acceptedUntil) {
+  if (!draft || draft.formVersion === current.version) return null;
+  const end = acceptedUntil(draft.formId, draft.formVersion);
+  if (!end) return null;
+  const key = Date.parse(end) <= Date.now() ? "forms.draftRetired" : "forms.draftAcceptedUntil";
+  return h("p", { class: "note warning-text" }, tParts(key, { version: draft.formVersion, date: until(end) }));
+}
+
+function entryItem(entry, { drafts, online, blocked, acceptedUntil }, handlers) {
   const errors = entry.state === "attention" ? serverErrors(entry.definition, entry.errors) : {};
+  const id = entry.clientId;
+  const correction = drafts.find((d) => d.replaces === id);
+  const end = WAITING.has(entry.state) ? acceptedUntil(entry.formId, entry.formVersion) : null;
+  const button = (label, onClick, style = "button") =>
+    h("button", { type: "button", class: style, "aria-describedby": `next-${id}`, on: { click: onClick } }, label);
+  const remove = button(t("forms.remove"), () => handlers.remove(entry), "button button-danger");
   return h(
     "li",
-    { class: "outbox-entry", id: `entry-${entry.clientId}`, "data-state": entry.state },
+    { class: "outbox-entry", id: `entry-${id}`, "data-state": entry.state },
     h("p", { class: "item-title" }, text(entry.title), " ", h("span", { class: STATE_TAG[entry.state] ?? "tag" }, t(`forms.state.${entry.state}`))),
     h("p", { class: "note" }, t("forms.sentAt", { time: fmt.timestamp(entry.queuedAt, getLanguage()) })),
     entry.statusReason ? h("p", {}, entry.statusReason) : null,
+    h("p", { class: "next", id: `next-${id}` }, t(nextStep(entry, online))),
+    end && entry.state !== "retired" && Date.parse(end) > Date.now()
+      ? h("p", { class: "note warning-text" }, tParts("forms.acceptedUntil", { version: entry.formVersion, date: until(end) }))
+      : null,
     entry.receipt ? receiptFacts(entry.receipt) : null,
     entry.state === "attention"
-      ? [
-          h("ul", { class: "field-error" }, Object.values(errors).map((message) => h("li", {}, message))),
-          h(
-            "div",
-            { class: "actions" },
-            h("button", { type: "button", class: "button", on: { click: () => handlers.fix(entry) } }, t("forms.fix")),
-            h("button", { type: "button", class: "button button-danger", on: { click: () => handlers.remove(entry) } }, t("forms.remove")),
-          ),
-        ]
+      ? h("ul", { class: "field-error" }, Object.values(errors).map((message) => h("li", {}, message)))
+      : null,
+    correction
+      ? h(
+          "p",
+          { class: "note" },
+          t("forms.correcting"),
+          " ",
+          h("a", { href: `#/forms/${encodeURIComponent(entry.formId)}` }, t("forms.continueCorrection")),
+        )
+      : null,
+    blocked === id
+      ? h(
+          "p",
+          { class: "alert", id: `blocked-${id}`, tabindex: "-1" },
+          t("forms.draftInTheWay"),
+          " ",
+          h("a", { href: `#/forms/${encodeURIComponent(entry.formId)}` }, t("forms.openDraft")),
+        )
+      : null,
+    entry.state === "attention" && !correction
+      ? h("div", { class: "actions" }, button(t("forms.fix"), () => handlers.fix(entry)), remove)
+      : null,
+    entry.state === "retired" && !correction
+      ? h("div", { class: "actions" }, button(t("forms.moveToNewVersion"), () => handlers.moveToNewVersion(entry)), remove)
       : null,
   );
 }
 
-export function formPageView({ form, diplomas }, handlers) {
+/** What changed when a draft moved from a retired version to the current one. */
+function changesPanel(migration) {
+  const { dropped, added } = migration;
+  return h(
+    "section",
+    { id: "changes", class: "card warning", "aria-labelledby": "changes-title" },
+    h("h2", { id: "changes-title", tabindex: "-1" }, t("forms.changes.title")),
+    h("p", {}, t("forms.changes.text", { from: migration.from, to: migration.to })),
+    dropped.length > 0
+      ? [
+          h("h3", {}, t("forms.changes.dropped")),
+          h("p", { class: "note" }, t("forms.changes.droppedNote")),
+          h(
+            "ul",
+            { id: "changes-dropped" },
+            dropped.map((d) => h("li", {}, `${text(d.label)}: `, h("strong", {}, answerText(d.answer)))),
+          ),
+        ]
+      : null,
+    added.length > 0
+      ? [
+          h("h3", {}, t("forms.changes.added")),
+          h(
+            "ul",
+            { id: "changes-added" },
+            added.map((a) => h("li", {}, text(a.label), a.required ? ` (${t("forms.changes.required")})` : null)),
+          ),
+        ]
+      : null,
+    dropped.length === 0 ? h("p", {}, t("forms.changes.allCarried")) : h("p", {}, t("forms.changes.restCarried")),
+  );
+}
+
+function answerText(answer) {
+  if (answer.key) return t(answer.key);
+  if (answer.text) return text(answer.text);
+  return answer.plain;
+}
+
+export function formPageView({ form, diplomas, acceptedUntil }, handlers) {
   const back = h("p", {}, h("a", { href: "#/forms", class: "back" }, t("forms.back")));
   if (!form.definition) {
     return [back, title(t("forms.title")), h("p", {}, t(form.loading ? "loading.text" : "forms.notAvailable"))];
@@ -152,11 +241,21 @@ export function formPageView({ form, diplomas }, handlers) {
       h("button", { type: "button", class: "button button-secondary", on: { click: handlers.discard } }, t("forms.discard")),
     ),
   );
+  const end = acceptedUntil(definition.formId, definition.version);
   return [
     back,
     title(text(definition.title)),
     h("p", { class: "lead" }, text(definition.description)),
+    form.migration ? changesPanel(form.migration) : null,
+    form.replaces ? h("p", { class: "note", id: "replaces-note" }, t("forms.replacesNote")) : null,
     h("p", { class: "note", id: "draft-note" }, t("forms.draftNote", { version: definition.version })),
+    end && Date.parse(end) > Date.now()
+      ? h(
+          "p",
+          { class: "note warning-text", id: "accepted-until" },
+          tParts("forms.draftAcceptedUntil", { version: definition.version, date: until(end) }),
+        )
+      : null,
     element,
   ];
 }

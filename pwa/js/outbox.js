@@ -5,20 +5,42 @@
 // Each entry carries the client UUID made when the person pressed Send: the server stores it
 // exactly once however often it is replayed (README.md, Forms, "Exactly once").
 //
+// Nothing the outbox accepted goes without the person's decision (README.md, Forms, "What the
+// outbox guarantees"): entries and drafts are bound to their owner and sealed (vault.js); a
+// session that ended keeps them, and only a session of that same owner sends them.
+//
 // Runs in the page and in the service worker (sw-module.js: with no app window visible): nothing
 // here may touch window or document, except requestBackgroundSync (page only). One
 // replay at a time across tabs and the worker (a Web Lock), and each change is broadcast so
 // that every open forms page re-renders whoever changed the outbox.
 //
-// Entry states: queued -> sending -> received (receipt) -> processed | rejected; or attention.
-// Transactions here never wait on the network: read, close, fetch, then write.
+// Entry states: queued -> sending -> received (receipt) -> processed | rejected; or attention
+// (field errors: correct and send again), or retired (DUO no longer accepts its form version:
+// form-migrate.js moves it to the current one). Transactions here never wait on the network
+// or on crypto: read, close, work, then write.
 
-import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
+import { ApiError, isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import { uploadAttachment } from "./uploads.js";
-import { DRAFTS, OUTBOX, OUTBOX_LOCK, transactOn } from "./store.js";
+import {
+  DRAFTS,
+  OUTBOX,
+  OUTBOX_LOCK,
+  transactOn,
+  transactOnAll,
+  WAITING_STATES,
+} from "./store.js";
+import {
+  currentVault,
+  draftKey,
+  learnVault,
+  openBlob,
+  openRecord,
+  sealRecord,
+} from "./vault.js";
 
 export const SYNC_TAG = "duo-outbox";
 const BATCH_MAX = 100; // submitForms takes up to 100 entries
+const RETIRED = "FORM_VERSION_RETIRED";
 const listeners = new Set();
 // The other tabs and the service worker: "changed" after any entry changed there.
 const others = "BroadcastChannel" in self ? new BroadcastChannel("duo-outbox") : null;
@@ -40,30 +62,129 @@ function changed() {
   others?.postMessage("changed");
 }
 
-export function saveDraft(draft) {
-  return transactOn(DRAFTS, "readwrite", (s) => s.put({ ...draft, savedAt: Date.now() }));
+// --- whose records are shown -----------------------------------------------------------
+
+/** The vault whose records may be shown and changed now (signed in), else null. */
+async function openVault() {
+  const vault = await currentVault();
+  return vault?.key ? vault : null;
 }
 
-export function loadDraft(formId) {
-  return transactOn(DRAFTS, "readonly", (s) => s.get(formId));
+// A record the signed-in person may see: bound to them, or saved in clear with no owner
+// (while no key was known; vault.js seals those for the next owner it learns).
+function visible(vault, record) {
+  return record.owner === vault.owner || (!record.owner && !record.sealed);
 }
 
-export function deleteDraft(formId) {
-  return transactOn(DRAFTS, "readwrite", (s) => s.delete(formId));
+async function save(vault, store, id, value, previous) {
+  const record = vault ? await sealRecord(vault, id, value, previous) : { ...value, owner: "" };
+  await transactOn(store, "readwrite", (s) => s.put(record));
 }
 
-export function listDrafts() {
-  return transactOn(DRAFTS, "readonly", (s) => s.getAll());
+// --- drafts ------------------------------------------------------------------------------
+
+/**
+ * Save the draft of a form ({ formId, formVersion, definition, values, files, errors, … });
+ * files keep their bytes (blob).
+ */
+export async function saveDraft(draft) {
+  const vault = await openVault();
+  const id = draftKey(vault?.owner, draft.formId);
+  const previous = await transactOn(DRAFTS, "readonly", (s) => s.get(id));
+  await save(vault, DRAFTS, id, { ...draft, id, savedAt: Date.now() }, previous);
 }
 
-/** All outbox entries, oldest first. */
+/** The signed-in person's draft of this form (files with their bytes), or undefined. */
+export async function loadDraft(formId) {
+  const vault = await openVault();
+  const id = draftKey(vault?.owner, formId);
+  const record = await transactOn(DRAFTS, "readonly", (s) => s.get(id));
+  if (!record || (vault && !visible(vault, record))) return undefined;
+  if (!vault && record.sealed) return undefined;
+  const draft = await openRecord(vault, id, record);
+  draft.files = await Promise.all(
+    (draft.files ?? []).map(async (file) => ({ ...file, blob: await openBlob(vault, id, record, file) })),
+  );
+  return draft;
+}
+
+export async function deleteDraft(formId) {
+  const vault = await openVault();
+  await transactOn(DRAFTS, "readwrite", (s) => s.delete(draftKey(vault?.owner, formId)));
+}
+
+/** The signed-in person's drafts (without file bytes). */
+export async function listDrafts() {
+  const vault = await openVault();
+  const records = (await transactOn(DRAFTS, "readonly", (s) => s.getAll())) ?? [];
+  if (!vault) return records.filter((r) => !r.owner && !r.sealed);
+  return Promise.all(records.filter((r) => visible(vault, r)).map((r) => openRecord(vault, r.id, r)));
+}
+
+// --- the outbox --------------------------------------------------------------------------
+
+/** The signed-in person's outbox entries, oldest first (files without their bytes). */
 export async function listOutbox() {
-  const all = (await transactOn(OUTBOX, "readonly", (s) => s.getAll())) ?? [];
-  return all.sort((a, b) => a.queuedAt - b.queuedAt);
+  const vault = await openVault();
+  const records = (await transactOn(OUTBOX, "readonly", (s) => s.getAll())) ?? [];
+  const mine = records.filter((r) => (vault ? visible(vault, r) : !r.owner && !r.sealed));
+  const entries = await Promise.all(mine.map((r) => openRecord(vault, r.clientId, r)));
+  return entries.sort((a, b) => a.queuedAt - b.queuedAt);
 }
 
-function put(entry) {
-  return transactOn(OUTBOX, "readwrite", (s) => s.put(entry));
+/**
+ * What waits on this device for the person the device last knew, signed in or not (their
+ * session may have ended): { owner, forms, attention, drafts }. Needs no key: the states are
+ * in clear. Other people's waiting forms are not counted (nor ever shown).
+ */
+export async function waitingOnDevice() {
+  const vault = await currentVault();
+  const none = { owner: vault?.owner ?? null, forms: 0, attention: 0, drafts: 0 };
+  if (!vault) return none;
+  const [records, drafts] = await Promise.all(
+    [OUTBOX, DRAFTS].map(async (name) => (await transactOn(name, "readonly", (s) => s.getAll()).catch(() => [])) ?? []),
+  );
+  const theirs = (r) => r.owner === vault.owner;
+  const waiting = records.filter((r) => theirs(r) && WAITING_STATES.has(r.state));
+  return {
+    ...none,
+    forms: waiting.length,
+    attention: waiting.filter((r) => r.state === "attention" || r.state === "retired").length,
+    drafts: drafts.filter(theirs).length,
+  };
+}
+
+/**
+ * Update a stored entry with `changes`, only if it is still there: a replay must not bring
+ * back an entry the person removed meanwhile. Resolves to the updated entry or null.
+ */
+async function update(vault, entry, changes) {
+  const next = { ...entry, ...changes };
+  const previous = await transactOn(OUTBOX, "readonly", (s) => s.get(entry.clientId));
+  if (!previous) return null;
+  const record = vault ? await sealRecord(vault, entry.clientId, next, previous) : { ...next, owner: "" };
+  let stored = false;
+  await transactOnAll([OUTBOX], "readwrite", (tx) => {
+    const store = tx.objectStore(OUTBOX);
+    store.get(entry.clientId).onsuccess = (event) => {
+      if (!event.target.result) return;
+      store.put(record);
+      stored = true;
+    };
+  });
+  return stored ? next : null;
+}
+
+/** One of the signed-in person's entries with its files' bytes (to correct or move it). */
+export async function loadEntry(clientId) {
+  const vault = await openVault();
+  const record = await transactOn(OUTBOX, "readonly", (s) => s.get(clientId));
+  if (!record || (vault ? !visible(vault, record) : record.sealed)) return null;
+  const entry = await openRecord(vault, clientId, record);
+  entry.files = await Promise.all(
+    (entry.files ?? []).map(async (file) => ({ ...file, blob: await openBlob(vault, clientId, record, file) })),
+  );
+  return entry;
 }
 
 export async function removeEntry(clientId) {
@@ -73,9 +194,12 @@ export async function removeEntry(clientId) {
 
 /**
  * Queue a draft for sending: a new client UUID, the form version it was started on, the
- * content and the files still to upload ({ pointer, name, type, blob }). Drops the draft.
+ * content and the files still to upload ({ key, pointer, name, type, blob }). Drops the
+ * draft, and the entry it corrects (`replaces`: "Correct and send again", a retired version
+ * moved to the current one), in the same transaction: the form is never in neither place.
  */
-export async function enqueue({ definition, content, files }) {
+export async function enqueue({ definition, content, files, replaces = null }) {
+  const vault = await openVault();
   const entry = {
     clientId: crypto.randomUUID(),
     formId: definition.formId,
@@ -83,7 +207,7 @@ export async function enqueue({ definition, content, files }) {
     title: definition.title,
     definition, // kept so that "needs attention" can be fixed offline on the same version
     content,
-    files: files.map((f) => ({ ...f, attachmentId: null })),
+    files: files.map(({ attachmentId, uploadId, ...file }) => ({ ...file, attachmentId: null })),
     state: "queued",
     errors: [],
     receipt: null,
@@ -91,8 +215,12 @@ export async function enqueue({ definition, content, files }) {
     receivedAt: null,
     queuedAt: Date.now(),
   };
-  await put(entry);
-  await deleteDraft(definition.formId);
+  const record = vault ? await sealRecord(vault, entry.clientId, entry) : { ...entry, owner: "" };
+  await transactOnAll([OUTBOX, DRAFTS], "readwrite", (tx) => {
+    tx.objectStore(OUTBOX).put(record);
+    tx.objectStore(DRAFTS).delete(draftKey(vault?.owner, definition.formId));
+    if (replaces) tx.objectStore(OUTBOX).delete(replaces);
+  });
   changed();
   await requestBackgroundSync();
   return entry;
@@ -123,8 +251,10 @@ function withAttachmentIds(entry) {
 
 /**
  * Send what is queued; resolves to "done", "offline" (stopped at a network failure, entries
- * put back) or "signedOut". Concurrent calls share one replay; a replay in another tab or in
- * the service worker is waited for (then only what it left queued is sent).
+ * put back), "signedOut" (no session, or the person signed out here: entries kept for the
+ * next sign-in) or "retry" (the server could not take them now: entries put back).
+ * Concurrent calls share one replay; a replay in another tab or in the service worker is
+ * waited for (then only what it left queued is sent).
  */
 export function replay() {
   if (!replaying) {
@@ -136,24 +266,64 @@ export function replay() {
   return replaying;
 }
 
+/** replay(), and what it did to the entries that were waiting: { result, sent, attention }. */
+export async function replayAndCount() {
+  const before = new Set((await listOutbox().catch(() => [])).filter(isQueued).map((e) => e.clientId));
+  const result = await replay();
+  const after = (await listOutbox().catch(() => [])).filter((e) => before.has(e.clientId));
+  return {
+    result,
+    sent: after.filter((e) => e.state === "received").length,
+    attention: after.filter((e) => e.state === "attention" || e.state === "retired").length,
+  };
+}
+
+function isQueued(entry) {
+  return entry.state === "queued" || entry.state === "sending";
+}
+
 async function run() {
-  const queued = (await listOutbox()).filter((e) => e.state === "queued" || e.state === "sending");
-  if (queued.length === 0) return "done";
+  const records = (await transactOn(OUTBOX, "readonly", (s) => s.getAll())) ?? [];
+  if (!records.some(isQueued)) return "done";
+  const known = await currentVault();
+  // Signed out here (a session that ended, or a sign-out that kept the forms): they wait for
+  // the next sign-in, even if the browser still holds a cookie that works.
+  if (known && !known.key) return "signedOut";
+  let vault;
+  try {
+    // Whose session this is decides what is sent, not what this device remembers.
+    vault = await learnVault();
+  } catch (error) {
+    return failure(error);
+  }
+  const queued = [];
+  for (const record of (await transactOn(OUTBOX, "readonly", (s) => s.getAll())) ?? []) {
+    if (record.owner === vault.owner && isQueued(record)) {
+      queued.push({ entry: await openRecord(vault, record.clientId, record), record });
+    }
+  }
+  queued.sort((a, b) => a.entry.queuedAt - b.entry.queuedAt);
   const ready = [];
   try {
     // Attachments first, one file at a time in order; an upload resumes where it stopped.
-    for (const entry of queued) {
-      entry.state = "sending";
-      await put(entry);
+    for (const item of queued) {
+      let entry = await update(vault, item.entry, { state: "sending" });
+      if (!entry) continue; // removed meanwhile
       changed();
       for (const file of entry.files.filter((f) => !f.attachmentId)) {
-        file.attachmentId = await uploadAttachment(file);
-        await put(entry);
+        const upload = { ...file, blob: await openBlob(vault, entry.clientId, item.record, file) };
+        try {
+          file.attachmentId = await uploadAttachment(upload, { owner: vault.owner });
+        } finally {
+          // Also after a failure: the next replay resumes this upload where it stopped.
+          file.uploadId = upload.uploadId ?? file.uploadId;
+          entry = (await update(vault, entry, { files: entry.files })) ?? entry;
+        }
       }
       ready.push(entry);
     }
   } catch (error) {
-    await putBack(queued);
+    await putBack(vault, queued.map((item) => item.entry));
     return failure(error);
   }
   try {
@@ -165,50 +335,62 @@ async function run() {
         formVersion: e.formVersion,
         content: withAttachmentIds(e),
       }));
+      // The owner goes along: a session of anyone else stores nothing (forms/outbox.py).
+      const owner = vault.owner;
       const results =
         inputs.length === 1
-          ? [(await mutate("SubmitForm", { input: inputs[0] })).submitForm]
-          : (await mutate("SubmitForms", { inputs })).submitForms;
-      for (const [index, result] of results.entries()) await record(batch[index], result);
+          ? [(await mutate("SubmitForm", { input: inputs[0], owner })).submitForm]
+          : (await mutate("SubmitForms", { inputs, owner })).submitForms;
+      for (const [index, result] of results.entries()) await record(vault, batch[index], result);
     }
   } catch (error) {
-    await putBack(ready);
+    await putBack(vault, ready);
     return failure(error);
   }
   return "done";
 }
 
-async function record(entry, result) {
+async function record(vault, entry, result) {
   if (result.status === "ACCEPTED") {
-    entry.state = "received";
-    entry.receipt = result.receipt;
-    entry.submissionId = result.submission?.id ?? null;
-    entry.receivedAt = result.submission?.receivedAt ?? new Date().toISOString();
-    entry.errors = [];
+    await update(vault, entry, {
+      state: "received",
+      receipt: result.receipt,
+      submissionId: result.submission?.id ?? null,
+      receivedAt: result.submission?.receivedAt ?? new Date().toISOString(),
+      errors: [],
+    });
   } else {
-    entry.state = "attention";
-    entry.errors = result.errors ?? [];
+    const errors = result.errors ?? [];
+    const retired = errors.some((e) => e.code === RETIRED);
+    await update(vault, entry, { state: retired ? "retired" : "attention", errors });
   }
-  await put(entry);
   changed();
 }
 
-async function putBack(entries) {
+async function putBack(vault, entries) {
   for (const entry of entries) {
     const current = await transactOn(OUTBOX, "readonly", (s) => s.get(entry.clientId));
-    if (current?.state === "sending") await put({ ...entry, state: "queued" });
+    if (current?.state === "sending") {
+      const opened = await openRecord(vault, entry.clientId, current);
+      await update(vault, opened, { state: "queued" });
+    }
   }
   changed();
 }
 
 function failure(error) {
   if (isUnauthenticated(error)) return "signedOut";
-  if (!(error instanceof NetworkError)) console.warn(error);
-  return "offline";
+  if (error instanceof NetworkError) return "offline";
+  // The server refused the request as a whole (a session of someone else, a server error):
+  // the entries wait, and the next replay tries again.
+  if (!(error instanceof ApiError) || error.code !== "OUTBOX_OWNER_MISMATCH") console.warn(error);
+  return "retry";
 }
 
 /** Bring received entries up to date with the server (processed, rejected with reason). */
 export async function refreshStatuses() {
+  const vault = await openVault();
+  if (!vault) return;
   const entries = (await listOutbox()).filter((e) => e.submissionId);
   if (entries.length === 0) return;
   const data = await query("FormsSubmissions", { first: 100 });
@@ -218,7 +400,7 @@ export async function refreshStatuses() {
     const server = byId.get(entry.submissionId);
     const state = { PROCESSED: "processed", REJECTED: "rejected" }[server?.status] ?? "received";
     if (server && (state !== entry.state || server.statusReason !== entry.statusReason)) {
-      await put({ ...entry, state, statusReason: server.statusReason ?? null });
+      await update(vault, entry, { state, statusReason: server.statusReason ?? null });
       any = true;
     }
   }

@@ -4,7 +4,7 @@
 import { h } from "./dom.js";
 import { codeInput, field, formError, submitButton } from "./fields.js";
 import * as fmt from "./format.js";
-import { getLanguage, t } from "./i18n.js";
+import { getLanguage, t, tp } from "./i18n.js";
 import { title } from "./views.js";
 
 export const ACTIVATION_CODE = { groups: 4, size: 4 }; // auth/activation.py: 80 bits
@@ -56,14 +56,34 @@ function stepNumber(ui) {
   return ui.busy && ui.step !== "checking" ? 2 : 1;
 }
 
+/**
+ * Forms the person last signed in here has not sent, kept on this device for their next
+ * sign-in (js/outbox.js waitingOnDevice()): what they are and what to do about them.
+ */
+function waitingNotice(waiting) {
+  if (!waiting || waiting.forms + waiting.drafts === 0) return null;
+  return h(
+    "div",
+    { class: "warning", id: "outbox-waiting" },
+    h(
+      "p",
+      { class: "warning-text" },
+      waiting.forms > 0 ? tp("signin.waitingForms", waiting.forms) : tp("signin.waitingDrafts", waiting.drafts),
+      waiting.attention > 0 ? ` ${t("signin.waitingAttention")}` : null,
+    ),
+    h("p", {}, t("signin.waitingNotYou")),
+  );
+}
+
 /** Sign in: the passkey button, and the autofill field where the browser offers passkeys. */
-export function signInView(ui, { autofill, onSignIn, pending = false }) {
+export function signInView(ui, { autofill, onSignIn, pending = false, waiting = null }) {
   const submit = (event) => {
     event.preventDefault();
     onSignIn();
   };
   return [
     title(t("signin.title")),
+    waitingNotice(waiting),
     h("p", { class: "lead" }, t("signin.text")),
     h(
       "section",

@@ -10,7 +10,7 @@ import * as views from "./signin-views.js";
 
 /**
  * The pages, each { render(options), enter?(options), leave?() }, for app.js's router.
- * host: { view(), show(view, options), render(), announce(text), signedIn(options) }.
+ * host: { view(), show(view, options), render(), announce(text), signedIn(options), waiting() }.
  */
 export function signInPages(host) {
   // One page is on screen at a time: they share this, reset on leaving one (app.js draws a
@@ -221,7 +221,13 @@ export function signInPages(host) {
 
   return {
     signedOut: {
-      render: () => views.signInView(ui, { autofill: autofillAvailable, onSignIn, pending: hasRequest() }),
+      render: () =>
+        views.signInView(ui, {
+          autofill: autofillAvailable,
+          onSignIn,
+          pending: hasRequest(),
+          waiting: host.waiting(),
+        }),
       enter: (options) => {
         if (options.autofill !== false) startAutofill();
         // The field only shows once the browser said autofill works (usually at once).

@@ -108,9 +108,12 @@ function notFound(error) {
   throw error;
 }
 
-/** A form attachment; resolves to its id (outbox.js retries a failed one later). */
-export async function uploadAttachment(file) {
-  return (await uploadFile(file)).id;
+/**
+ * A form attachment; resolves to its id (outbox.js retries a failed one later). `owner`: the
+ * outbox owner the form is bound to (a session of anyone else is refused: vault.js).
+ */
+export async function uploadAttachment(file, { owner = null } = {}) {
+  return (await uploadFile(file, { fields: { owner } })).id;
 }
 
 /** An access request's file (kind "document" or "video"), resumed on a slow or flaky network. */
