@@ -288,7 +288,7 @@ async function signOut() {
  * Sign out now. `keepWaiting`: the person's waiting forms stay on this device, sealed, for
  * their next sign-in here; otherwise they are discarded with everything else.
  */
-async function completeSignOut({ keepWaiting, message = "status.signedOut", count = 0 }) {
+async function completeSignOut({ keepWaiting, message = null }) {
   state.generation += 1;
   el.signOut.disabled = true;
   // Marked before the first await: a refresh that starts meanwhile (a poll, `online`) must not
@@ -301,19 +301,20 @@ async function completeSignOut({ keepWaiting, message = "status.signedOut", coun
   await countWaiting();
   // Passkey autofill waits until the server has ended this session (see below).
   show("signedOut", { focus: true, autofill: false });
-  await finishSignOut({ keepWaiting, message, count });
+  await finishSignOut({ keepWaiting, message });
   el.signOut.disabled = false;
   // A sign-in must not race the sign-out request: it would end the new session instead.
   if (state.view === "signedOut") PAGES.signedOut.resume();
 }
 
-async function finishSignOut({ keepWaiting = pendingSignOutKeeps(), message = "status.signedOut", count = 0 } = {}) {
+async function finishSignOut({ keepWaiting = pendingSignOutKeeps(), message = null } = {}) {
+  let pending = false;
   try {
     await mutate("SignOut");
     setPendingSignOut(false);
   } catch (error) {
     if (isUnauthenticated(error)) setPendingSignOut(false); // the session had already ended
-    else message = "status.signOutPending";
+    else pending = true;
   }
   // Again after the request: another open tab may have stored its copy in the meantime.
   await forgetPersonalData({ keepWaiting });
@@ -321,7 +322,11 @@ async function finishSignOut({ keepWaiting = pendingSignOutKeeps(), message = "s
   await countWaiting();
   if (HOME.has(state.view) || PERSONAL.has(state.view)) {
     if (state.view !== "signedOut") show("signedOut");
-    announce(message === "status.signedOutKept" ? tp(message, count) : t(message));
+    const kept = (state.waiting?.forms ?? 0) + (state.waiting?.drafts ?? 0);
+    if (pending) announce(t("status.signOutPending"));
+    else if (message) announce(t(message));
+    else if (keepWaiting && kept > 0) announce(tp("status.signedOutKept", kept));
+    else announce(t("status.signedOut"));
   }
 }
 

@@ -284,11 +284,16 @@ function isQueued(entry) {
 
 async function run() {
   const records = (await transactOn(OUTBOX, "readonly", (s) => s.getAll())) ?? [];
-  if (!records.some(isQueued)) return "done";
   const known = await currentVault();
   // Signed out here (a session that ended, or a sign-out that kept the forms): they wait for
   // the next sign-in, even if the browser still holds a cookie that works.
-  if (known && !known.key) return "signedOut";
+  if (known && !known.key) return records.some(isQueued) ? "signedOut" : "done";
+  if (!records.some(isQueued)) {
+    // Nothing to send, but nobody known yet (the app's first start with this session): learn
+    // the owner now, so that forms queued offline later are sealed for them at once.
+    if (!known) await learnVault().catch(() => undefined);
+    return "done";
+  }
   let vault;
   try {
     // Whose session this is decides what is sent, not what this device remembers.

@@ -5,7 +5,8 @@
 
 import { h } from "./dom.js";
 import { text } from "./form-render.js";
-import { t, tp } from "./i18n.js";
+import * as fmt from "./format.js";
+import { getLanguage, t, tp } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { WAITING_STATES } from "./store.js";
 import { title } from "./views.js";
@@ -59,11 +60,8 @@ export function signOutPage(host) {
   function decide(keepWaiting) {
     if (busy) return;
     busy = true;
-    host.completeSignOut({
-      keepWaiting,
-      message: keepWaiting ? "status.signedOutKept" : "status.signedOutDiscarded",
-      count: entries?.length ?? 0,
-    });
+    // Kept: app.js says how many wait for the next sign-in.
+    host.completeSignOut({ keepWaiting, message: keepWaiting ? null : "status.signedOutDiscarded" });
   }
 
   function view() {
@@ -92,7 +90,16 @@ export function signOutPage(host) {
       h(
         "ul",
         { class: "list", "aria-labelledby": "sign-out-waiting" },
-        entries.map((e) => h("li", {}, text(e.title), " ", h("span", { class: "tag" }, t(`forms.state.${e.state}`)))),
+        entries.map((e) =>
+          h(
+            "li",
+            {},
+            text(e.title),
+            " ",
+            h("span", { class: "tag" }, t(`forms.state.${e.state}`)),
+            h("span", { class: "note" }, ` ${t("forms.sentAt", { time: fmt.timestamp(e.queuedAt, getLanguage()) })}`),
+          ),
+        ),
         drafts.map((d) => h("li", {}, text(d.definition?.title), " ", h("span", { class: "tag" }, t("forms.state.draft")))),
       ),
       outcome

@@ -8,10 +8,29 @@ pending, as they do in a real browser until someone picks a passkey. See TESTING
 
 from __future__ import annotations
 
+from base64 import b64encode
 from dataclasses import dataclass
 from typing import Any
 
 from playwright.sync_api import CDPSession, Page
+
+# An init script, a probe and not a change: tells the test when the page's autofill (conditional
+# mediation) request is pending.
+TRACK_AUTOFILL = """
+(() => {
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  window.autofillPending = false;
+  navigator.credentials.get = (options) => {
+    const request = get(options);
+    if (options?.mediation === "conditional") {
+      window.autofillPending = true;
+      const settled = () => { window.autofillPending = false; };
+      request.then(settled, settled);
+    }
+    return request;
+  };
+})();
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +79,31 @@ class VirtualAuthenticator:
             "WebAuthn.setAutomaticPresenceSimulation",
             {"authenticatorId": self.authenticator_id, "enabled": automatic},
         )
+
+    def add_credential(
+        self,
+        *,
+        credential_id: bytes,
+        private_key_pkcs8: bytes,
+        user_handle: bytes,
+        rp_id: str,
+        sign_count: int = 0,
+    ) -> None:
+        """A passkey this device already holds (a discoverable credential)."""
+        self.cdp.send(
+            "WebAuthn.addCredential",
+            {
+                "authenticatorId": self.authenticator_id,
+                "credential": {
+                    "credentialId": b64encode(credential_id).decode(),
+                    "isResidentCredential": True,
+                    "rpId": rp_id,
+                    "privateKey": b64encode(private_key_pkcs8).decode(),
+                    "userHandle": b64encode(user_handle).decode(),
+                    "signCount": sign_count,
+                },
+            },
+        )
+
+    def clear_credentials(self) -> None:
+        self.cdp.send("WebAuthn.clearCredentials", {"authenticatorId": self.authenticator_id})

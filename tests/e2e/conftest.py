@@ -122,8 +122,14 @@ def e2e_database_url(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
+def live_server_env() -> dict[str, str]:
+    """More environment for the server of a test module (override it in the module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def live_server(
-    e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory, live_server_env: dict[str, str]
 ) -> Iterator[LiveServer]:
     port = _free_port()
     origin = f"http://localhost:{port}"
@@ -138,6 +144,7 @@ def live_server(
         "GRAPHQL_ADHOC": "0",
         # Staff record imports keep their files here, not in the repository's var/.
         "IMPORT_DIR": str(tmp_path_factory.mktemp("e2e-imports")),
+        **live_server_env,
     }
     log_path = tmp_path_factory.mktemp("e2e-server") / "server.log"
     with log_path.open("wb") as log:

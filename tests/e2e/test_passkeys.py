@@ -19,29 +19,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from records.demo import DEMO_CUSTOMER_NUMBER, customer_number
-from tests.e2e.authenticator import VirtualAuthenticator
+from tests.e2e.authenticator import TRACK_AUTOFILL, VirtualAuthenticator
 from tests.e2e.conftest import IssuedActivation, LiveServer, new_phone, watch_for_problems
 
 pytestmark = pytest.mark.e2e
 
 SCREENSHOTS = Path(tempfile.gettempdir()) / "duo-abroad-screens"
 RECOVERY_KEY = re.compile(r"[0-9A-Z]{5}(-[0-9A-Z]{5}){4}")
-# A probe, not a change: tells the test when the page's autofill request is pending.
-TRACK_AUTOFILL = """
-(() => {
-  const get = navigator.credentials.get.bind(navigator.credentials);
-  window.autofillPending = false;
-  navigator.credentials.get = (options) => {
-    const request = get(options);
-    if (options?.mediation === "conditional") {
-      window.autofillPending = true;
-      const settled = () => { window.autofillPending = false; };
-      request.then(settled, settled);
-    }
-    return request;
-  };
-})();
-"""
 # An older browser: no WebAuthn Level 3 JSON helpers, so the app's base64url fallback runs.
 WITHOUT_JSON_HELPERS = """
 delete PublicKeyCredential.parseCreationOptionsFromJSON;
