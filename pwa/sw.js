@@ -44,6 +44,7 @@ const SHELL = [
   "/js/routes.js",
   "/js/security-views.js",
   "/js/security.js",
+  "/js/session.js",
   "/js/signin-views.js",
   "/js/sign-out-flag.js",
   "/js/sign-out.js",

@@ -1,22 +1,21 @@
-// The app: routes and views, loading and caching the dashboard, sign-in and sign-out,
-// language, offline. The signed-out pages live in signin.js, the security page in security.js,
-// the question before signing out with waiting forms in sign-out.js.
+// The app: routes and views, loading and caching the dashboard, language, offline. The
+// signed-out pages live in signin.js, the security page in security.js, signing in and out and
+// a session that ended in session.js (with the question about waiting forms in sign-out.js).
 
 import { accessPage } from "./access.js";
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
-import { detectLanguage, getLanguage, setLanguage, t, tp } from "./i18n.js";
+import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
 import { extractsPage } from "./extracts.js";
 import { formsPage, startOutbox } from "./forms.js";
-import * as outbox from "./outbox.js";
 import { notificationsPage, refreshSubscription } from "./push.js";
 import { securityPage } from "./security.js";
 import { signInPages } from "./signin.js";
 import { parseRoute } from "./routes.js";
+import { sessionFlows } from "./session.js";
 import { signOutPage } from "./sign-out.js";
-import { pendingSignOut, pendingSignOutKeeps, setPendingSignOut } from "./sign-out-flag.js";
-import { clearPersonalData, loadSnapshot, saveSnapshot } from "./store.js";
-import { forgetOwner, learnVault } from "./vault.js";
+import { pendingSignOut } from "./sign-out-flag.js";
+import { loadSnapshot, saveSnapshot } from "./store.js";
 import { verifyPage } from "./verify.js";
 import { walletPage } from "./wallet.js";
 import * as views from "./views.js";
@@ -52,16 +51,28 @@ const state = {
   waiting: null,
 };
 
-// What the pages may do with the app (signin.js, security.js).
+const session = sessionFlows({
+  state,
+  el,
+  tabs,
+  show,
+  render,
+  announce,
+  refresh,
+  shows: (view) => HOME.has(view) || PERSONAL.has(view),
+  resumeSignIn: () => PAGES.signedOut.resume(),
+});
+
+// What the pages may do with the app (signin.js, security.js, forms.js, sign-out.js).
 const host = {
   view: () => state.view,
   show,
   render,
   announce,
-  signedIn,
-  sessionEnded,
-  signedOutEverywhere,
-  completeSignOut,
+  signedIn: session.signedIn,
+  sessionEnded: session.sessionEnded,
+  signedOutEverywhere: session.signedOutEverywhere,
+  completeSignOut: session.completeSignOut,
   waiting: () => state.waiting,
 };
 
@@ -159,7 +170,7 @@ function announce(message) {
 
 async function refresh({ announce: say = false } = {}) {
   if (pendingSignOut()) {
-    await finishSignOut();
+    await session.finishSignOut();
     return;
   }
   if (state.loading) return;
@@ -193,7 +204,7 @@ async function handleLoadError(error) {
   if (error instanceof NetworkError || error?.code === "SERVICE_UNAVAILABLE") {
     await showStoredCopy();
   } else if (isUnauthenticated(error)) {
-    await sessionEnded();
+    await session.sessionEnded();
   } else {
     warn(error);
     if (state.viewer) {
@@ -204,31 +215,6 @@ async function handleLoadError(error) {
       show("error", { outdated: error.code === "PERSISTED_QUERY_NOT_FOUND" });
     }
   }
-}
-
-/**
- * The session ended (idle or absolute timeout, revoked, signed out elsewhere): what it showed
- * goes, but not the forms waiting to be sent: nobody decided about them. They stay sealed on
- * this device and go out after this person signs in again (README.md, Forms).
- */
-async function sessionEnded() {
-  const already = state.signedOut && state.view === "signedOut";
-  state.generation += 1;
-  await forgetPersonalData({ keepWaiting: true });
-  state.signedOut = true;
-  await countWaiting();
-  // Pages of the signed-out flows stay (someone may be halfway through activating).
-  if (!already && (HOME.has(state.view) || PERSONAL.has(state.view))) {
-    if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
-    show("signedOut");
-    const forms = state.waiting?.forms ?? 0;
-    announce(forms > 0 ? tp("status.sessionEndedWaiting", forms) : t("status.sessionEnded"));
-  }
-}
-
-async function countWaiting() {
-  state.waiting = await outbox.waitingOnDevice().catch(warn);
-  if (state.view === "signedOut") render();
 }
 
 async function showStoredCopy() {
@@ -273,117 +259,6 @@ async function markRead(id, button) {
   await saveSnapshot(DASHBOARD, state.viewer, state.fetchedAt).catch(warn);
 }
 
-/** The header's "Sign out": with forms that have not reached DUO, ask first (sign-out.js). */
-async function signOut() {
-  if (state.view === "signOutChoice") return;
-  const waiting = await outbox.waitingOnDevice().catch(warn);
-  if (waiting && waiting.forms + waiting.drafts > 0) {
-    show("signOutChoice", { focus: true, back: state.view });
-    return;
-  }
-  await completeSignOut({ keepWaiting: false });
-}
-
-/**
- * Sign out now. `keepWaiting`: the person's waiting forms stay on this device, sealed, for
- * their next sign-in here; otherwise they are discarded with everything else.
- */
-async function completeSignOut({ keepWaiting, message = null }) {
-  state.generation += 1;
-  el.signOut.disabled = true;
-  // Marked before the first await: a refresh that starts meanwhile (a poll, `online`) must not
-  // fetch the dashboard with the still-valid cookie and show it again.
-  setPendingSignOut(true, { keepWaiting });
-  // Local data first: on a shared device it must go even if the server cannot be reached.
-  await forgetPersonalData({ keepWaiting });
-  tabs?.postMessage({ type: "signed-out" });
-  if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
-  await countWaiting();
-  // Passkey autofill waits until the server has ended this session (see below).
-  show("signedOut", { focus: true, autofill: false });
-  await finishSignOut({ keepWaiting, message });
-  el.signOut.disabled = false;
-  // A sign-in must not race the sign-out request: it would end the new session instead.
-  if (state.view === "signedOut") PAGES.signedOut.resume();
-}
-
-async function finishSignOut({ keepWaiting = pendingSignOutKeeps(), message = null } = {}) {
-  let pending = false;
-  try {
-    await mutate("SignOut");
-    setPendingSignOut(false);
-  } catch (error) {
-    if (isUnauthenticated(error)) setPendingSignOut(false); // the session had already ended
-    else pending = true;
-  }
-  // Again after the request: another open tab may have stored its copy in the meantime.
-  await forgetPersonalData({ keepWaiting });
-  state.signedOut = true;
-  await countWaiting();
-  if (HOME.has(state.view) || PERSONAL.has(state.view)) {
-    if (state.view !== "signedOut") show("signedOut");
-    const kept = (state.waiting?.forms ?? 0) + (state.waiting?.drafts ?? 0);
-    if (pending) announce(t("status.signOutPending"));
-    else if (message) announce(t(message));
-    else if (keepWaiting && kept > 0) announce(tp("status.signedOutKept", kept));
-    else announce(t("status.signedOut"));
-  }
-}
-
-/**
- * "Sign out everywhere" succeeded on the server (security page): now this device. Like any
- * session that ended, it keeps the forms waiting to be sent, sealed, for the next sign-in.
- */
-async function signedOutEverywhere() {
-  state.generation += 1;
-  await forgetPersonalData({ keepWaiting: true });
-  tabs?.postMessage({ type: "signed-out" });
-  state.signedOut = true;
-  history.replaceState(null, "", "/");
-  await countWaiting();
-  show("signedOut", { focus: true });
-  announce(t("status.signedOutEverywhere"));
-}
-
-/** A passkey ceremony signed someone in (or a registration did): load their dashboard. */
-async function signedIn({ message = "status.signedIn" } = {}) {
-  state.generation += 1;
-  state.signedOut = false;
-  state.loading = false;
-  // The new session replaced the old one on the server, so no sign-out is left to finish;
-  // and nothing from an earlier account may show, even for a moment. Forms that wait on this
-  // device stay sealed: the server says whose session this is (vault.js), and only that
-  // person's are opened and sent.
-  setPendingSignOut(false);
-  await forgetPersonalData({ keepWaiting: true });
-  await forgetOwner().catch(warn);
-  state.waiting = null;
-  if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
-  show("loading", { focus: true });
-  announce(t(message));
-  tabs?.postMessage({ type: "signed-in" });
-  await learnVault().catch(warn);
-  await refresh();
-  await sendWaiting();
-}
-
-/** After a sign-in: what waited for this person goes out now, and they are told. */
-async function sendWaiting() {
-  const { result, sent, attention } = await outbox.replayAndCount();
-  if (result === "signedOut") return;
-  const told = [];
-  if (sent > 0) told.push(tp("status.waitingSent", sent));
-  if (attention > 0) told.push(t("forms.backgroundAttention"));
-  if (told.length > 0) announce(told.join(" "));
-}
-
-async function forgetPersonalData({ keepWaiting = false } = {}) {
-  state.viewer = null;
-  state.fetchedAt = null;
-  state.offline = false;
-  await clearPersonalData({ keepWaiting }).catch(warn);
-}
-
 // --- navigation (routes.js parses the fragment) ---
 
 function navigate() {
@@ -405,7 +280,7 @@ function goHome(anchor) {
     show("dashboard");
     refresh();
   } else if (state.signedOut && !pendingSignOut()) {
-    countWaiting();
+    session.countWaiting();
     show("signedOut");
   } else {
     show("loading");
@@ -431,7 +306,7 @@ async function start() {
     await setLanguage(el.language.value, { remember: true });
     render();
   });
-  el.signOut.addEventListener("click", signOut);
+  el.signOut.addEventListener("click", session.signOut);
   tabs?.addEventListener("message", (event) => {
     if (event.data?.type === "signed-in" && state.view === "signedOut") {
       state.signedOut = false;
@@ -445,7 +320,7 @@ async function start() {
     state.offline = false;
     state.signedOut = true;
     if (HOME.has(state.view) || PERSONAL.has(state.view)) show("signedOut");
-    countWaiting();
+    session.countWaiting();
   });
   window.addEventListener("online", () => {
     // Only the home views show server data; the sign-in page only has a sign-out to finish.
@@ -463,7 +338,7 @@ async function start() {
   registerServiceWorker({ onNewVersion: () => announce(t("status.newVersion")) });
   // Queued form submissions go out now and whenever the connection comes back; a replay that
   // finds the session ended keeps them and says so (sessionEnded).
-  startOutbox({ onSignedOut: () => (pendingSignOut() ? undefined : sessionEnded()) });
+  startOutbox({ onSignedOut: session.sessionEnded });
   if (!pendingSignOut()) refreshSubscription(); // the push service may have rotated it
   window.addEventListener("hashchange", navigate);
   if (parseRoute(location.hash).name !== "home") {
