@@ -119,10 +119,13 @@ export function formsPage(host) {
     return until !== null && Date.parse(until) <= Date.now();
   }
 
-  /** The current version of a form: from the catalogue, or asked for. Null when offline. */
-  async function currentDefinition(formId) {
+  /**
+   * The current version of a form, newer than `version`: from the catalogue, else asked for
+   * (the stored catalogue may be older than the server's answer). Null when offline.
+   */
+  async function currentDefinition(formId, version) {
     const listed = catalogue?.forms.find((f) => f.formId === formId);
-    if (listed && !isRetired(listed)) return listed;
+    if (listed && listed.version > version && !isRetired(listed)) return listed;
     try {
       return (await query("FormsDefinition", { id: formId })).form;
     } catch {
@@ -136,7 +139,7 @@ export function formsPage(host) {
    * loaded now (offline): the draft stays as it is.
    */
   async function moveToCurrent() {
-    const current = await currentDefinition(form.definition.formId);
+    const current = await currentDefinition(form.definition.formId, form.definition.version);
     if (!current || current.version <= form.definition.version) return false;
     const moved = migrateDraft(form.definition, current, form.values, form.files);
     form = {
@@ -315,7 +318,7 @@ export function formsPage(host) {
       // DUO no longer accepts the entry's version: its answers become a draft of the current
       // one (the entry stays until that is queued), and the form page shows what changed.
       if (draftInTheWay(entry)) return;
-      const current = await currentDefinition(entry.formId);
+      const current = await currentDefinition(entry.formId, entry.formVersion);
       if (!current || current.version <= entry.formVersion) {
         host.announce(t("forms.newVersionOffline"));
         return;

@@ -8,7 +8,7 @@ import { t, tp } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { pendingSignOut, pendingSignOutKeeps, setPendingSignOut } from "./sign-out-flag.js";
 import { clearPersonalData } from "./store.js";
-import { forgetOwner, learnVault } from "./vault.js";
+import { currentVault, forgetOwner, learnVault } from "./vault.js";
 
 /**
  * The flows, for app.js. app: { state, el, tabs, show, render, announce, refresh(),
@@ -43,6 +43,9 @@ export function sessionFlows(app) {
   async function sessionEnded() {
     if (pendingSignOut()) return; // a sign-out is under way: it says what happens
     const already = state.signedOut && state.view === "signedOut";
+    // This device still took the person for signed in (else a sign-out, or the service
+    // worker, already ended it here: the sign-in page says what waits, nothing to announce).
+    const news = Boolean((await currentVault().catch(() => null))?.key);
     state.generation += 1;
     await forgetPersonalData({ keepWaiting: true });
     state.signedOut = true;
@@ -52,7 +55,8 @@ export function sessionFlows(app) {
       if (location.hash.startsWith("#/")) history.replaceState(null, "", "/");
       show("signedOut");
       const forms = state.waiting?.forms ?? 0;
-      announce(forms > 0 ? tp("status.sessionEndedWaiting", forms) : t("status.sessionEnded"));
+      if (!news) announce("");
+      else announce(forms > 0 ? tp("status.sessionEndedWaiting", forms) : t("status.sessionEnded"));
     }
   }
 

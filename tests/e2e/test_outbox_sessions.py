@@ -731,3 +731,75 @@ def test_the_service_worker_keeps_the_form_when_the_session_ended_with_the_app_c
     phone.sign_in(passkey)
     expect(app.locator("#live")).to_contain_text(phone.tp("status.waitingSent", 1))
     assert [row[0] for row in stored(live_server, client_id)] == [ayu]
+
+
+# IndexedDB as the app left it before the outbox was bound to its owner (database version 2):
+# drafts by form, entries in clear with their files.
+LEGACY_DEVICE = """async ({ content, png }) => {
+    const { query } = await import("/js/api.js");
+    const definition = (await query("FormsDefinition", { id: "general-question" })).form;
+    const db = await new Promise((resolve, reject) => {
+        const request = indexedDB.open("duo-abroad", 2);
+        request.onupgradeneeded = () => {
+            request.result.createObjectStore("snapshots", { keyPath: "name" });
+            request.result.createObjectStore("drafts", { keyPath: "formId" });
+            request.result.createObjectStore("outbox", { keyPath: "clientId" });
+        };
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+    });
+    const clientId = crypto.randomUUID();
+    const blob = new Blob([new Uint8Array(png)], { type: "image/png" });
+    const file = { key: "photo", pointer: "/attachments", name: "evidence.png", type: "image/png" };
+    await new Promise((resolve, reject) => {
+        const tx = db.transaction(["outbox", "drafts"], "readwrite");
+        tx.objectStore("outbox").put({
+            clientId, formId: definition.formId, formVersion: definition.version,
+            title: definition.title, definition, content, state: "queued", errors: [],
+            files: [{ ...file, blob, attachmentId: null }], receipt: null, submissionId: null,
+            receivedAt: null, queuedAt: Date.now() });
+        tx.objectStore("drafts").put({
+            formId: definition.formId, formVersion: definition.version, definition,
+            values: { subject: "Draft from before" }, files: [], errors: {},
+            savedAt: Date.now() });
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+    return clientId;
+}"""
+
+
+def test_forms_waiting_when_the_app_is_updated_are_kept_and_sent(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    """A device that queued a form with the app before this change: nothing is lost."""
+    context = new_phone(browser)
+    try:
+        ayu = person_id(live_server, DEMO_CUSTOMER_NUMBER)
+        token = new_session(live_server, ayu)
+        context.add_cookies(
+            [{"name": live_server.cookie_name, "value": token, "url": live_server.origin}]
+        )
+        page = context.new_page()
+        problems = watch_for_problems(page)
+        # A page of the origin that is not the app, to leave the old database behind.
+        page.goto(f"{live_server.origin}/manifest.webmanifest")
+        content = {"topic": "repayment", "subject": "Before the update", "question": "Still there?"}
+        client_id = page.evaluate(LEGACY_DEVICE, {"content": content, "png": list(tiny_png())})
+
+        page.goto(f"{live_server.origin}/#/forms")
+        received = page.locator(f"#entry-{client_id}")
+        expect(received).to_have_attribute("data-state", "received", timeout=20_000)
+        [(owner, _, stored_content)] = stored(live_server, client_id)
+        assert owner == ayu
+        assert stored_content["subject"] == "Before the update"
+        assert len(stored_content["attachments"]) == 1
+        # The draft moved along, now sealed for its owner like every other record.
+        page.locator("#catalogue a[href='#/forms/general-question']").click()
+        expect(page.locator("#f-subject")).to_have_value("Draft from before")
+        device = page.evaluate(READ_DEVICE)
+        assert [e["fields"] for e in device["entries"]] == [CLEAR_FIELDS]
+        assert problems == [], problems
+    finally:
+        context.close()
