@@ -19,6 +19,7 @@ SECURITY = (OPERATIONS_DIR / "Security.graphql").read_text()
 EXTRACTS = (OPERATIONS_DIR / "Extracts.graphql").read_text()
 FORMS = (OPERATIONS_DIR / "FormsSubmissions.graphql").read_text()
 PUSH = (OPERATIONS_DIR / "PushSettings.graphql").read_text()
+OUTBOX = (OPERATIONS_DIR / "OutboxKey.graphql").read_text()
 
 
 async def test_signed_out_viewer_is_unauthenticated(client: Client) -> None:
@@ -64,7 +65,7 @@ async def test_other_persons_data_never_appears(
     other_client_token = await sign_in(client, db, other.person["id"])
     await sign_in(client, db, me.person["id"])
     text = ""
-    for document in (DASHBOARD, SECURITY, EXTRACTS, FORMS, PUSH):
+    for document in (DASHBOARD, SECURITY, EXTRACTS, FORMS, PUSH, OUTBOX):
         response = await client.post("/graphql", json={"query": document})
         assert "errors" not in response.json(), response.text
         text += response.text
@@ -87,7 +88,7 @@ async def test_every_viewer_field_is_in_an_isolation_checked_document(client: Cl
     fields = {f["name"] for f in body["data"]["__type"]["fields"]}
     # `diploma(id)` takes an id and is tested on its own below; `submission(id)` in tests/forms.
     for field in fields - {"diploma", "submission"}:
-        assert any(field in d for d in (DASHBOARD, SECURITY, EXTRACTS, FORMS, PUSH)), field
+        assert any(field in d for d in (DASHBOARD, SECURITY, EXTRACTS, FORMS, PUSH, OUTBOX)), field
 
 
 async def test_another_persons_diploma_is_not_found(

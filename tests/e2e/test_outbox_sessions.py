@@ -366,7 +366,10 @@ def phone(
 
 
 def in_both_languages(test: Callable[..., None]) -> Callable[..., None]:
-    return pytest.mark.parametrize("phone", list(LOCALES), indirect=True)(test)
+    marked: Callable[..., None] = pytest.mark.parametrize("phone", list(LOCALES), indirect=True)(
+        test
+    )
+    return marked
 
 
 def start_on_forms(phone: Phone, person: UUID) -> Page:
