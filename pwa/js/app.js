@@ -61,6 +61,7 @@ const session = sessionFlows({
   refresh,
   shows: (view) => HOME.has(view) || PERSONAL.has(view),
   resumeSignIn: () => PAGES.signedOut.resume(),
+  saveDraft: () => PAGES.forms.flush(),
 });
 
 // What the pages may do with the app (signin.js, security.js, forms.js, sign-out.js).

@@ -349,6 +349,8 @@ export function formsPage(host) {
   const context = () => ({ catalogue, catalogueAt, entries, drafts, diplomas, online, blocked, acceptedUntil });
 
   return {
+    /** Save the open form's draft now (before a session's key goes: session.js). */
+    flush: () => (form ? saveNow() : undefined),
     enter(options) {
       form = null;
       blocked = null;

@@ -76,11 +76,6 @@ function visible(vault, record) {
   return record.owner === vault.owner || (!record.owner && !record.sealed);
 }
 
-async function save(vault, store, id, value, previous) {
-  const record = vault ? await sealRecord(vault, id, value, previous) : { ...value, owner: "" };
-  await transactOn(store, "readwrite", (s) => s.put(record));
-}
-
 // --- drafts ------------------------------------------------------------------------------
 
 /**
@@ -88,10 +83,16 @@ async function save(vault, store, id, value, previous) {
  * files keep their bytes (blob).
  */
 export async function saveDraft(draft) {
-  const vault = await openVault();
+  const known = await currentVault();
+  // Signed out here: the form page saved the draft, sealed, before the key went (session.js);
+  // a save after that would only leave a copy in clear.
+  if (known && !known.key) return;
+  const vault = known;
   const id = draftKey(vault?.owner, draft.formId);
   const previous = await transactOn(DRAFTS, "readonly", (s) => s.get(id));
-  await save(vault, DRAFTS, id, { ...draft, id, savedAt: Date.now() }, previous);
+  const value = { ...draft, id, savedAt: Date.now() };
+  const record = vault ? await sealRecord(vault, id, value, previous) : { ...value, owner: "" };
+  await transactOn(DRAFTS, "readwrite", (s) => s.put(record));
 }
 
 /** The signed-in person's draft of this form (files with their bytes), or undefined. */
@@ -199,7 +200,8 @@ export async function removeEntry(clientId) {
  * moved to the current one), in the same transaction: the form is never in neither place.
  */
 export async function enqueue({ definition, content, files, replaces = null }) {
-  const vault = await openVault();
+  const known = await currentVault();
+  const vault = known?.key ? known : null;
   const entry = {
     clientId: crypto.randomUUID(),
     formId: definition.formId,
@@ -215,10 +217,15 @@ export async function enqueue({ definition, content, files, replaces = null }) {
     receivedAt: null,
     queuedAt: Date.now(),
   };
-  const record = vault ? await sealRecord(vault, entry.clientId, entry) : { ...entry, owner: "" };
+  // Sealed for the signed-in person. Without a key: in clear, bound to the person the device
+  // last knew if any (Send pressed as their session ended: sealed at their next sign-in),
+  // else to nobody yet (vault.js seals it for the next owner it learns).
+  const record = vault
+    ? await sealRecord(vault, entry.clientId, entry)
+    : { ...entry, owner: known?.owner ?? "" };
   await transactOnAll([OUTBOX, DRAFTS], "readwrite", (tx) => {
     tx.objectStore(OUTBOX).put(record);
-    tx.objectStore(DRAFTS).delete(draftKey(vault?.owner, definition.formId));
+    tx.objectStore(DRAFTS).delete(draftKey(known?.owner, definition.formId));
     if (replaces) tx.objectStore(OUTBOX).delete(replaces);
   });
   changed();

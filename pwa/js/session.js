@@ -12,7 +12,8 @@ import { currentVault, forgetOwner, learnVault } from "./vault.js";
 
 /**
  * The flows, for app.js. app: { state, el, tabs, show, render, announce, refresh(),
- * shows(view) (a view with the person's data, or of the home route), resumeSignIn() }.
+ * shows(view) (a view with the person's data, or of the home route), resumeSignIn(),
+ * saveDraft() (the open form's draft, sealed while the key is still there) }.
  */
 export function sessionFlows(app) {
   const { state, el, tabs, show, render, announce } = app;
@@ -23,6 +24,7 @@ export function sessionFlows(app) {
   }
 
   async function forgetPersonalData({ keepWaiting = false } = {}) {
+    if (keepWaiting) await Promise.resolve(app.saveDraft()).catch(warn);
     state.viewer = null;
     state.fetchedAt = null;
     state.offline = false;

@@ -97,7 +97,7 @@ export function signOutPage(host) {
             text(e.title),
             " ",
             h("span", { class: "tag" }, t(`forms.state.${e.state}`)),
-            h("span", { class: "note" }, ` ${t("forms.sentAt", { time: fmt.timestamp(e.queuedAt, getLanguage()) })}`),
+            h("span", { class: "note" }, ` ${t("signOut.queuedAt", { time: fmt.timestamp(e.queuedAt, getLanguage()) })}`),
           ),
         ),
         drafts.map((d) => h("li", {}, text(d.definition?.title), " ", h("span", { class: "tag" }, t("forms.state.draft")))),

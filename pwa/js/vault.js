@@ -69,12 +69,14 @@ export async function forgetOwner() {
   });
 }
 
-// Saved in clear with no owner (no key was known when they were saved): seal them now.
+// Saved in clear (no key was known when they were saved), with no owner or with this one:
+// seal them now.
 async function adoptUnowned(vault) {
   const [entries, drafts] = await Promise.all(
     [OUTBOX, DRAFTS].map(async (name) => (await transactOn(name, "readonly", (s) => s.getAll())) ?? []),
   );
-  for (const record of entries.filter((r) => !r.owner && !r.sealed)) {
+  const ours = (r) => !r.sealed && (!r.owner || r.owner === vault.owner);
+  for (const record of entries.filter(ours)) {
     const sealed = await sealRecord(vault, record.clientId, record);
     await transactOn(OUTBOX, "readwrite", (s) => s.put(sealed));
   }

@@ -13,6 +13,7 @@ import asyncio
 import json
 import secrets
 import shutil
+import tempfile
 import time
 from base64 import b64decode
 from collections.abc import Awaitable, Callable, Iterator
@@ -48,6 +49,7 @@ pytestmark = pytest.mark.e2e
 T = TypeVar("T")
 LOCALES = {"en": "en-GB", "nl": "nl-NL"}
 CATALOGUE = Path(str(resources.files("forms").joinpath("catalogue")))
+SHOTS = Path(tempfile.gettempdir()) / "duo-abroad-screens"
 # What the outbox keeps of an entry in clear: enough to count and order, nothing of the form.
 CLEAR_FIELDS = ["blobs", "clientId", "owner", "queuedAt", "sealed", "state"]
 READ_DEVICE = """async () => {
@@ -61,11 +63,12 @@ READ_DEVICE = """async () => {
         const request = db.transaction(name).objectStore(name).getAll();
         request.onsuccess = () => resolve(request.result);
     });
-    const [entries, keys] = [await all("outbox"), await all("keys")];
+    const [entries, drafts, keys] = [await all("outbox"), await all("drafts"), await all("keys")];
     db.close();
     return {
         entries: entries.map((e) => ({ clientId: e.clientId, owner: e.owner, state: e.state,
                                        fields: Object.keys(e).sort() })),
+        drafts: drafts.map((d) => Object.keys(d).sort()),
         keys: keys.map((k) => ({ owner: k.owner, hasKey: Boolean(k.key) })),
     };
 }"""
@@ -336,6 +339,10 @@ class Phone:
         found: dict[str, Any] = self.page.evaluate(READ_DEVICE)
         return found
 
+    def screenshot(self, name: str) -> None:
+        SHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=SHOTS / f"{name}-{self.lang}.png", full_page=True)
+
     def sign_out_button(self) -> str:
         """Press "Sign out"; returns the session cookie that was signed in (to check its end)."""
         [token] = [
@@ -400,6 +407,9 @@ def test_a_session_that_ends_offline_keeps_the_form_until_the_person_signs_in_ag
     passkey = enrol_passkey(live_server, ayu)
     page = start_on_forms(phone, ayu)
     client_id = phone.queue_question_offline(f"Bus ride {phone.lang}")
+    # Still on the bus, the person starts another form; it is open when the session ends.
+    page.locator("#catalogue a[href='#/forms/change-of-address']").click()
+    page.locator("#f-city").fill("Surabaya")
 
     # Offline for longer than the idle timeout: the server ends the session meanwhile.
     end_sessions(live_server, ayu, "idle")
@@ -410,6 +420,7 @@ def test_a_session_that_ends_offline_keeps_the_form_until_the_person_signs_in_ag
     expect(page.get_by_role("heading", level=1)).to_have_text(phone.t("signin.title"))
     expect(page.locator("#live")).to_have_text(phone.tp("status.sessionEndedWaiting", 1))
     expect(page.locator("#outbox-waiting")).to_contain_text(phone.tp("signin.waitingForms", 1))
+    phone.screenshot("outbox-signed-out")
     assert stored(live_server, client_id) == []
     device = phone.device()
     [kept] = device["entries"]
@@ -417,6 +428,7 @@ def test_a_session_that_ends_offline_keeps_the_form_until_the_person_signs_in_ag
     assert kept["state"] == "queued"
     # Sealed: no title, content or file in clear, and the key that opens them is gone.
     assert kept["fields"] == CLEAR_FIELDS
+    assert device["drafts"] == [["blobs", "id", "owner", "savedAt", "sealed"]]
     assert device["keys"] == [{"owner": kept["owner"], "hasKey": False}]
     # A reload (the app started again) still says so, and still sends nothing.
     page.reload()
@@ -435,6 +447,9 @@ def test_a_session_that_ends_offline_keeps_the_form_until_the_person_signs_in_ag
     expect(received).to_contain_text(phone.t("forms.next.received"))
     assert page.evaluate(REPLAY) == "done"
     assert len(stored(live_server, client_id)) == 1
+    # The form that was open comes back as it was typed.
+    page.locator("#catalogue a[href='#/forms/change-of-address']").click()
+    expect(page.locator("#f-city")).to_have_value("Surabaya")
 
 
 @in_both_languages
@@ -500,6 +515,7 @@ def test_sign_out_with_a_waiting_form_asks_first_and_does_what_the_person_chose(
     expect(page.locator("#view ul.list li")).to_contain_text([question[phone.lang]])
     send = page.get_by_role("button", name=phone.t("signOut.send"))
     expect(send).to_have_accessible_description(phone.t("signOut.sendNote"))
+    phone.screenshot("outbox-sign-out-question")
     send.click()
     expect(page.locator("#sign-out-outcome")).to_have_text(phone.t("signOut.offline"))
     expect(page.locator("#sign-out-outcome")).to_be_focused()
@@ -611,6 +627,7 @@ def test_a_form_on_a_retired_version_moves_to_the_current_one_and_is_sent(
     expect(retired).to_have_attribute("data-state", "retired", timeout=20_000)
     expect(retired).to_contain_text(phone.t("forms.state.retired"))
     expect(retired).to_contain_text(phone.t("forms.next.retired"))
+    phone.screenshot("outbox-retired")
     assert stored(live_server, old_id) == []
     # The draft on a version that will soon be refused says until when.
     question = page.locator("#catalogue li", has=page.locator("a[href='#/forms/general-question']"))
@@ -637,6 +654,7 @@ def test_a_form_on_a_retired_version_moves_to_the_current_one_and_is_sent(
     )
     expect(page.locator("#changes")).to_contain_text(phone.t("forms.changes.allCarried"))
     expect(page.locator("#replaces-note")).to_have_text(phone.t("forms.replacesNote"))
+    phone.screenshot("outbox-new-version")
     expect(page.locator("#draft-note")).to_contain_text("2")
     for name, value in address.items():
         expect(page.locator(f"#f-{name}")).to_have_value(value)
