@@ -25,6 +25,7 @@ const SHELL = [
   "/js/api.js",
   "/js/countries.js",
   "/js/dom.js",
+  "/js/drafts.js",
   "/js/extracts-store.js",
   "/js/extracts-views.js",
   "/js/extracts.js",

@@ -9,6 +9,7 @@ import { migrateDraft } from "./form-migrate.js";
 import { collect, controlId, missing, serverErrors, updateVisibility } from "./form-render.js";
 import { formPageView, formsListView } from "./forms-views.js";
 import { t } from "./i18n.js";
+import * as draftStore from "./drafts.js";
 import * as outbox from "./outbox.js";
 import { loadSnapshot, saveSnapshot, WAITING_STATES } from "./store.js";
 import { checkFile } from "./uploads.js";
@@ -62,7 +63,7 @@ export function formsPage(host) {
 
   async function loadLocal() {
     entries = await outbox.listOutbox().catch(() => []);
-    drafts = await outbox.listDrafts().catch(() => []);
+    drafts = await draftStore.listDrafts().catch(() => []);
   }
 
   async function load(formId) {
@@ -158,7 +159,7 @@ export function formsPage(host) {
 
   /** The draft of this form (pinned to its version), else a new one on the current version. */
   async function openForm(formId) {
-    const draft = await outbox.loadDraft(formId).catch(() => undefined);
+    const draft = await draftStore.loadDraft(formId).catch(() => undefined);
     const definition = draft?.definition ?? catalogue?.forms.find((f) => f.formId === formId);
     form = definition
       ? {
@@ -204,7 +205,7 @@ export function formsPage(host) {
     clearTimeout(saveTimer);
     if (!form?.definition) return;
     const { definition, values, files, errors, migration = null, replaces = null } = form;
-    await outbox
+    await draftStore
       .saveDraft({
         formId: definition.formId,
         formVersion: definition.version,
@@ -278,7 +279,7 @@ export function formsPage(host) {
       if (navigator.onLine) outbox.replay();
     },
     async discard() {
-      await outbox.deleteDraft(form.definition.formId).catch(() => undefined);
+      await draftStore.deleteDraft(form.definition.formId).catch(() => undefined);
       form = null;
       host.announce(t("forms.discarded"));
       location.hash = "#/forms";
@@ -303,7 +304,7 @@ export function formsPage(host) {
       if (draftInTheWay(entry)) return;
       const full = await outbox.loadEntry(entry.clientId);
       if (!full) return;
-      await outbox.saveDraft({
+      await draftStore.saveDraft({
         formId: full.formId,
         formVersion: full.formVersion,
         definition: full.definition,
@@ -327,7 +328,7 @@ export function formsPage(host) {
       if (!full) return;
       const files = full.files.map(({ attachmentId, uploadId, ...file }) => file);
       const moved = migrateDraft(full.definition, current, full.content, files);
-      await outbox.saveDraft({
+      await draftStore.saveDraft({
         formId: full.formId,
         formVersion: current.version,
         definition: current,

@@ -9,8 +9,9 @@
 // outbox guarantees"): entries and drafts are bound to their owner and sealed (vault.js); a
 // session that ended keeps them, and only a session of that same owner sends them.
 //
-// Runs in the page and in the service worker (sw-module.js: with no app window visible): nothing
-// here may touch window or document, except requestBackgroundSync (page only). One
+// Drafts live in drafts.js. Runs in the page and in the service worker (sw-module.js: with no
+// app window visible): nothing here may touch window or document, except requestBackgroundSync
+// (page only). One
 // replay at a time across tabs and the worker (a Web Lock), and each change is broadcast so
 // that every open forms page re-renders whoever changed the outbox.
 //
@@ -35,7 +36,9 @@ import {
   learnVault,
   openBlob,
   openRecord,
+  openVault,
   sealRecord,
+  visible,
 } from "./vault.js";
 
 export const SYNC_TAG = "duo-outbox";
@@ -60,66 +63,6 @@ function notify() {
 function changed() {
   notify();
   others?.postMessage("changed");
-}
-
-// --- whose records are shown -----------------------------------------------------------
-
-/** The vault whose records may be shown and changed now (signed in), else null. */
-async function openVault() {
-  const vault = await currentVault();
-  return vault?.key ? vault : null;
-}
-
-// A record the signed-in person may see: bound to them, or saved in clear with no owner
-// (while no key was known; vault.js seals those for the next owner it learns).
-function visible(vault, record) {
-  return record.owner === vault.owner || (!record.owner && !record.sealed);
-}
-
-// --- drafts ------------------------------------------------------------------------------
-
-/**
- * Save the draft of a form ({ formId, formVersion, definition, values, files, errors, … });
- * files keep their bytes (blob).
- */
-export async function saveDraft(draft) {
-  const known = await currentVault();
-  // Signed out here: the form page saved the draft, sealed, before the key went (session.js);
-  // a save after that would only leave a copy in clear.
-  if (known && !known.key) return;
-  const vault = known;
-  const id = draftKey(vault?.owner, draft.formId);
-  const previous = await transactOn(DRAFTS, "readonly", (s) => s.get(id));
-  const value = { ...draft, id, savedAt: Date.now() };
-  const record = vault ? await sealRecord(vault, id, value, previous) : { ...value, owner: "" };
-  await transactOn(DRAFTS, "readwrite", (s) => s.put(record));
-}
-
-/** The signed-in person's draft of this form (files with their bytes), or undefined. */
-export async function loadDraft(formId) {
-  const vault = await openVault();
-  const id = draftKey(vault?.owner, formId);
-  const record = await transactOn(DRAFTS, "readonly", (s) => s.get(id));
-  if (!record || (vault && !visible(vault, record))) return undefined;
-  if (!vault && record.sealed) return undefined;
-  const draft = await openRecord(vault, id, record);
-  draft.files = await Promise.all(
-    (draft.files ?? []).map(async (file) => ({ ...file, blob: await openBlob(vault, id, record, file) })),
-  );
-  return draft;
-}
-
-export async function deleteDraft(formId) {
-  const vault = await openVault();
-  await transactOn(DRAFTS, "readwrite", (s) => s.delete(draftKey(vault?.owner, formId)));
-}
-
-/** The signed-in person's drafts (without file bytes). */
-export async function listDrafts() {
-  const vault = await openVault();
-  const records = (await transactOn(DRAFTS, "readonly", (s) => s.getAll())) ?? [];
-  if (!vault) return records.filter((r) => !r.owner && !r.sealed);
-  return Promise.all(records.filter((r) => visible(vault, r)).map((r) => openRecord(vault, r.id, r)));
 }
 
 // --- the outbox --------------------------------------------------------------------------

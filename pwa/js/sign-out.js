@@ -7,6 +7,7 @@ import { h } from "./dom.js";
 import { text } from "./form-render.js";
 import * as fmt from "./format.js";
 import { getLanguage, t, tp } from "./i18n.js";
+import * as draftStore from "./drafts.js";
 import * as outbox from "./outbox.js";
 import { WAITING_STATES } from "./store.js";
 import { title } from "./views.js";
@@ -27,7 +28,7 @@ export function signOutPage(host) {
   async function load() {
     const [all, saved] = await Promise.all([
       outbox.listOutbox().catch(() => []),
-      outbox.listDrafts().catch(() => []),
+      draftStore.listDrafts().catch(() => []),
     ]);
     entries = all.filter((e) => WAITING_STATES.has(e.state));
     drafts = saved;

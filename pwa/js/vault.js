@@ -25,6 +25,20 @@ export async function currentVault() {
   return record ? { owner: record.owner, key: record.key ?? null } : null;
 }
 
+/** The vault whose records may be shown and changed now (signed in here), else null. */
+export async function openVault() {
+  const vault = await currentVault();
+  return vault?.key ? vault : null;
+}
+
+/**
+ * A record the signed-in person may see: bound to them, or saved in clear with no owner
+ * (while no key was known; learnVault() seals those for the next owner it learns).
+ */
+export function visible(vault, record) {
+  return record.owner === vault.owner || (!record.owner && !record.sealed);
+}
+
 /**
  * Ask the server whose session this is (the session cookie goes along): stores and returns
  * { owner, key }. Rejects like any query (NetworkError, ApiError UNAUTHENTICATED, …).
