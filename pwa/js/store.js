@@ -1,6 +1,7 @@
-// Personal data kept on this device (plain IndexedDB): the last loaded snapshot of each query.
-// Transactions here never wait on the network: fetch first, then open a transaction to store
-// the result (a transaction auto-commits as soon as it has no pending requests).
+// Personal data kept on this device (IndexedDB): the last loaded snapshot of each query, and
+// forms (drafts, the outbox), which vault.js seals for their owner. Transactions here never
+// wait on the network: fetch first, then open a transaction to store the result (a transaction
+// auto-commits as soon as it has no pending requests).
 
 const DB_NAME = "duo-abroad";
 const DB_VERSION = 3;
