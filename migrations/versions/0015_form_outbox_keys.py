@@ -1,7 +1,7 @@
 """form outbox keys: the owner id and sealing key that bind forms waiting on a device to a person
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05 09:00:00.000000
 
 Written by hand in the shape autogenerate gives (tests/api/test_migrations.py: no drift).
@@ -15,8 +15,8 @@ from alembic import op
 
 from api.database import UTCDateTime
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
