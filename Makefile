@@ -9,23 +9,26 @@ export PORT
 
 .PHONY: run test lint typecheck check bench schema migrate seed clean
 
+# setuptools announces every editable install with a warning (it has no other way to tell):
+# filtered by its text, so that a first `make run` prints what matters only.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "installing the Python packages into $(VENV) (first run, or pyproject.toml changed)"
+	@$(BIN)/pip install --quiet --quiet --upgrade pip
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 ## run: migrate the embedded SQLite database, load demo data, serve API + PWA on :$(PORT)
 run: $(STAMP)
 	@mkdir -p var
-	$(BIN)/duo-abroad migrate
-	$(BIN)/duo-abroad seed-demo
+	@$(BIN)/duo-abroad migrate
+	@$(BIN)/duo-abroad seed-demo
 	@echo
 	@echo "Demo sign-in: open http://localhost:$(PORT)/ (localhost, not 127.0.0.1), choose"
 	@echo "'Activate your account' and enter the code below with date of birth 1994-03-15."
 	@LOG_LEVEL=WARNING $(BIN)/duo-abroad activation issue --customer DA0000001 --issued-by make-run
 	@echo
-	$(BIN)/duo-abroad serve
+	@$(BIN)/duo-abroad serve
 
 ## test: the whole suite (set DATABASE_URL to run it on PostgreSQL)
 test: $(STAMP)

@@ -21,13 +21,17 @@ from access.routes import make_access_controller
 from api.database import create_engine, create_session_factory
 from api.gql_view import make_graphql_controller_class
 from api.http import ApiRequest, EdgeMiddleware, exception_handlers, live, ready
-from api.logging import configure_logging
+from api.logging import configure_logging, startup_error_line
+from api.metrics import PoolSampler
 from api.migrate import script_revisions
+from api.openapi import openapi_config
 from api.outages import Outages
 from api.persisted import PersistedDocuments
 from api.pwa import service_worker_routes
+from api.resources import bundled_dir
 from api.schema import build_schema
-from api.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from api.scrape import scrape
+from api.settings import Settings, SettingsError, load_settings
 from auth.ratelimit import (
     MemoryRateLimiter,
     RateLimiter,
@@ -51,7 +55,7 @@ from staff.pages import staff_route_handlers
 from staff.web import template_config as staff_template_config
 from wallet.routes import route_handlers as wallet_routes
 
-PWA_DIR = PROJECT_ROOT / "pwa"
+PWA_DIR = bundled_dir("pwa")
 
 
 def check_configuration(settings: Settings) -> None:
@@ -84,7 +88,7 @@ def create_served_app() -> Litestar:
 
 
 def _exit_on_configuration_error(error: SettingsError) -> NoReturn:
-    sys.stderr.write(f"configuration error: {error}\n")
+    sys.stderr.write(startup_error_line(str(error)) + "\n")
     sys.stderr.flush()
     # Not SystemExit: raised inside the lifespan, Litestar and uvicorn would catch it and log a
     # traceback. Nothing has been served yet, so there is nothing to finish.
@@ -111,7 +115,7 @@ def create_app(
     outages = Outages()
     engine: AsyncEngine | None = None
     if session_factory is None:
-        engine = create_engine(settings.database_url, echo=settings.sql_echo, timeouts=settings)
+        engine = create_engine(settings.database_url, timeouts=settings)  # SQL_ECHO: api.logging
         outages.watch(engine)
         session_factory = create_session_factory(engine)
     redis: Redis | None = None
@@ -159,6 +163,9 @@ def create_app(
                 raise
             await push.close()
             on_configuration_error(exc)
+        sampler = PoolSampler(engine.sync_engine.pool) if engine is not None else None
+        if sampler is not None:
+            sampler.start()
         # Everything built so far lives as long as the process: keep the cyclic garbage
         # collector from walking it again and again (measurable per request, bench/).
         gc.collect()
@@ -167,6 +174,8 @@ def create_app(
             yield
         finally:
             await record_imports.close()
+            if sampler is not None:
+                await sampler.stop()
             await push.close()
             if engine is not None:
                 await engine.dispose()
@@ -186,6 +195,7 @@ def create_app(
         route_handlers=[
             live,
             ready,
+            scrape,
             graphql_controller,
             AuthController,
             *extract_routes(),
@@ -220,6 +230,6 @@ def create_app(
         ),
         exception_handlers=exception_handlers(),
         logging_config=None,
-        openapi_config=None,
+        openapi_config=openapi_config(settings),
         debug=False,
     )

@@ -20,9 +20,11 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import structlog
     import uvicorn
 
     from api.app import check_configuration
+    from api.logging import uvicorn_log_config
 
     if args.port and "PUBLIC_ORIGIN" not in os.environ:
         # The app reads its settings again in the server process; keep the origin in step
@@ -32,18 +34,26 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # Here, not only in the workers: a refusal is then one line and exit code 2 (main), and
     # uvicorn's supervisor never restarts workers that cannot start.
     check_configuration(settings)
-    print(f"DUO Abroad on {settings.public_origin}  (database: {_redact(settings.database_url)})")
+    host, port = args.host or settings.host, args.port or settings.port
+    structlog.get_logger("api.cli").info(
+        "serve.starting",
+        listen=f"http://{host}:{port}",
+        public_origin=settings.public_origin,
+        workers=args.workers,
+        database=_redact(settings.database_url),
+    )
     uvicorn.run(
         "api.app:create_served_app",
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers,
         # The client address comes from api.clientip (TRUSTED_PROXIES) alone: uvicorn's own
         # handling believes X-Forwarded-For from 127.0.0.1 by default, i.e. from anything on
         # this host, which could then pick the address that per-IP rate limits count.
         proxy_headers=False,
         server_header=False,
+        log_config=uvicorn_log_config(settings),
         log_level="warning",
     )
     return 0
@@ -91,10 +101,22 @@ def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
     from api.persisted import OPERATIONS_MODULE, operations_module
     from api.schema import schema_sdl
 
+    if not (PROJECT_ROOT / "pyproject.toml").is_file():
+        print(
+            "export-schema writes into a source checkout; this is an installed package",
+            file=sys.stderr,
+        )
+        return 2
+    from api.app import create_app
+    from api.openapi import DOCUMENT, document
+
     target = PROJECT_ROOT / "graphql" / "schema.graphql"
     target.write_text(schema_sdl(), encoding="utf-8")
     OPERATIONS_MODULE.write_text(operations_module(), encoding="utf-8")
-    for path in (target, OPERATIONS_MODULE):
+    DOCUMENT.parent.mkdir(exist_ok=True)
+    # The development app: the only one that generates the document (nothing is started).
+    DOCUMENT.write_text(document(create_app(Settings())), encoding="utf-8")
+    for path in (target, OPERATIONS_MODULE, DOCUMENT):
         print(f"wrote {path.relative_to(PROJECT_ROOT)}")
     return 0
 
@@ -153,6 +175,16 @@ def _housekeeping(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from api.checks import report, run_checks
+
+    checks = asyncio.run(run_checks(settings))
+    print(report(checks))
+    failed = [c.name for c in checks if not c.ok]
+    print(f"\n{len(failed)} problem(s): {', '.join(failed)}" if failed else "\nready to start")
+    return 1 if failed else 0
+
+
 def _redact(url: str) -> str:
     # Never print a database password.
     from sqlalchemy import make_url
@@ -171,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(handler=_serve)
+
+    check = sub.add_parser(
+        "check-config",
+        help="check settings, keys, directories, database (reachable, migrated), Redis; "
+        "starts nothing (exit 0: ready, 1: problems, 2: settings unusable)",
+    )
+    check.set_defaults(handler=_check_config)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
@@ -207,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser(
         "export-schema",
-        help="write graphql/schema.graphql and the PWA's persisted-query hashes from the code",
+        help="write graphql/schema.graphql, the PWA's persisted-query hashes and "
+        "contract/openapi.json from the code",
     )
     export.set_defaults(handler=_export_schema)
     return parser
@@ -225,7 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         # Whichever command meets it, and however late (keys are read where they are used):
         # one line for the operator, exit code 2, never a traceback.
-        print(f"configuration error: {exc}", file=sys.stderr)
+        from api.logging import startup_error_line
+
+        print(startup_error_line(str(exc)), file=sys.stderr)
         return 2
 
 

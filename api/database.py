@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from api.settings import Settings
@@ -151,7 +151,13 @@ def create_engine(
         options["pool_timeout"] = timeouts.database_pool_timeout_seconds
         options["connect_args"] = asyncpg_timeouts(timeouts)
     return create_async_engine(
-        database_url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, **options
+        database_url,
+        echo=echo,
+        poolclass=WatchedPool,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        **options,
     )
 
 
@@ -163,6 +169,20 @@ def asyncpg_timeouts(settings: Settings) -> dict[str, Any]:
         "command_timeout": settings.database_command_timeout_seconds,
         "server_settings": {"statement_timeout": str(statement_ms)},
     }
+
+
+class WatchedPool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's async queue pool, counting who waits for a connection (api.metrics samples
+    it: a pool too small for the load shows as waiting before it shows as timeouts)."""
+
+    waiting = 0
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        self.waiting += 1
+        try:
+            return super()._do_get()
+        finally:
+            self.waiting -= 1
 
 
 def create_session_factory(bind: Any) -> async_sessionmaker[AsyncSession]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import structlog
 from strawberry.extensions.base_extension import SchemaExtension
 
+from api import metrics
 from api.errors import DomainError, RateLimited
 from api.outages import Outages, unavailable
 from graphql import GraphQLError, ValueNode, VariableDefinitionNode
@@ -165,3 +166,24 @@ class DomainErrors(SchemaExtension):
                 variables = json.dumps(context.variables or {}, default=str)
                 sent = "\n".join((context.query or "", variables, context.operation_name or ""))
             result.errors = [to_client_error(e, sent=sent) for e in result.errors]
+
+
+class CountOperations(SchemaExtension):
+    """duo_graphql_operations_total: persisted operation name and outcome (listed before
+    DomainErrors, so it sees the codes the client gets)."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self._names = names  # document text -> persisted operation name
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        query = context.query
+        # Never the client's operationName: a free-form label would make a series per client.
+        name = self._names.get(query, "adhoc") if query is not None else "adhoc"
+        result = context.result
+        outcome = "ok"
+        if result is not None and result.errors:
+            extensions = result.errors[0].extensions or {}
+            outcome = str(extensions.get("code") or "INTERNAL_SERVER_ERROR")
+        metrics.GRAPHQL_OPERATIONS.labels(name, outcome).inc()

@@ -94,6 +94,8 @@ def make_graphql_controller_class(
     class GraphQLController(base):  # type: ignore[valid-type,misc]
         # No subscriptions: drop Strawberry's WebSocket route (its context would be a Request).
         websocket_endpoint = None
+        # GraphQL's contract is its SDL (graphql/schema.graphql), not the REST OpenAPI document.
+        include_in_schema = False
 
         def decode_json(self, data: str | bytes) -> object:
             # Bodies and the GET's variables/extensions. msgspec is faster than json.loads, and a

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import metrics
 from api.clientip import resolve_scope
 from api.errors import DomainError, Forbidden, NotFound, RateLimited, Unauthenticated
 from api.migrate import Revisions
@@ -42,6 +43,7 @@ from api.outages import (
     unavailable,
 )
 from api.settings import Settings
+from api.useragent import user_agent_family
 from auth.errors import AuthError
 
 log = structlog.get_logger("api.http")
@@ -81,6 +83,19 @@ CROSS_SITE_ALLOWED = frozenset(
 STAFF_PREFIX = "/staff"
 # Path segments that are bearer secrets: logged as "…" so the access log cannot replay them.
 _SECRET_PATHS = re.compile(r"^(/s/)[^/]+")
+# The passkey ceremonies whose outcomes are counted (duo_auth_ceremonies_total), by route.
+AUTH_STEPS = {
+    "/auth/login": "sign_in",
+    "/auth/activation": "activation",
+    "/auth/passkeys": "registration",
+    "/auth/recovery": "recovery",
+    "/auth/device-link": "device_link",
+    "/auth/access-request": "access_request",
+}
+# Litestar's words when the request body stops short (Request.stream raises a 500 for it).
+CLIENT_DISCONNECTED = "client disconnected prematurely"
+# Where the exception handlers leave the error code of an answer, for the metrics.
+ERROR_CODE_KEY = "duo.error_code"
 
 
 def content_security_policy(*, allow_ide: bool) -> str:
@@ -209,15 +224,30 @@ class EdgeMiddleware:
                 return
             await self.app(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - started
             log.info(
                 "http.request",
                 method=method,
                 path=_SECRET_PATHS.sub(r"\1…", path),
                 status=status,
                 ip=client_ip,
-                ms=round((time.perf_counter() - started) * 1000, 2),
+                ms=round(seconds * 1000, 2),
+                ua=user_agent_family(request_headers.get(b"user-agent")),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+            self._count(scope, method, status, seconds)
+
+    @staticmethod
+    def _count(scope: Scope, method: str, status: int, seconds: float) -> None:
+        # The route template, never the path: ids and tokens would make a series per request.
+        route = scope.get("path_template") or "unmatched"
+        metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(method, route).observe(seconds)
+        step = AUTH_STEPS.get(route) if method == "POST" else None
+        if step is not None:
+            state = scope.get("state") or {}
+            outcome = "ok" if status < 400 else state.get(ERROR_CODE_KEY) or str(status)
+            metrics.AUTH_CEREMONIES.labels(step, outcome).inc()
 
     def _cross_site_refusal(
         self, method: str, headers: dict[bytes, bytes], expected_origin: bytes
@@ -284,6 +314,10 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send(body_event)
 
 
+def _remember_code(request: Request[Any, Any, Any], code: str) -> None:
+    request.scope.setdefault("state", {})[ERROR_CODE_KEY] = code
+
+
 def _error_response(
     status: int, code: str, message: str, *, field: str | None = None
 ) -> Response[Any]:
@@ -315,6 +349,12 @@ CODES = {
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status == 500 and exc.detail == CLIENT_DISCONNECTED:
+        # The client (or the proxy in front) went away before the body was complete: nobody
+        # reads this answer and nothing failed here, so it is no error to alert on (a 400).
+        log.info("http.client_disconnected", path=request.url.path)
+        _remember_code(request, "CLIENT_DISCONNECTED")
+        return _error_response(400, "BAD_REQUEST", "The request ended before its body did.")
     if status >= 500:
         log.error("http.error", status=status, path=request.url.path, exc_info=exc)
         return _error_response(status, "INTERNAL_SERVER_ERROR", "Unexpected error.")
@@ -326,7 +366,9 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         if isinstance(first, dict):
             field = first.get("key")
             message = str(first.get("message") or message)
-    response = _error_response(status, CODES.get(status, "BAD_REQUEST"), message, field=field)
+    code = CODES.get(status, "BAD_REQUEST")
+    _remember_code(request, code)
+    response = _error_response(status, code, message, field=field)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -343,6 +385,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
         log.warning("http.rate_limited", path=request.url.path)
     else:
         status = _DOMAIN_STATUS.get(type(exc), 400)
+    _remember_code(request, exc.code)
     response = _error_response(status, exc.code, exc.message, field=exc.field)
     response.headers.update(headers)
     return response

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.settings import PROJECT_ROOT
+from api.resources import migrations_dir
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    # No alembic.ini: it sits in the checkout only (for the `alembic` command); an installed
+    # package finds its migrations as the `migrations` package.
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("path_separator", "os")
     if database_url:
         config.attributes["database_url"] = database_url
     return config
@@ -62,3 +66,13 @@ def script_revisions() -> Revisions:
         heads=frozenset(scripts.get_heads()),
         known=frozenset(script.revision for script in scripts.walk_revisions()),
     )
+
+
+async def revisions(connection: AsyncConnection) -> tuple[set[str], set[str]]:
+    """(the database's current revisions, the code's heads): equal when nothing is pending."""
+    from alembic.runtime.migration import MigrationContext
+
+    def _current(sync_connection: Any) -> set[str]:
+        return set(MigrationContext.configure(sync_connection).get_current_heads())
+
+    return await connection.run_sync(_current), set(script_revisions().heads)

@@ -16,12 +16,13 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema import BaseSchema
 
-from api.settings import PROJECT_ROOT, Settings
+from api.resources import bundled_dir
+from api.settings import Settings
 from graphql import DocumentNode, GraphQLError, parse, validate
 
-OPERATIONS_DIR = PROJECT_ROOT / "graphql" / "operations"
+OPERATIONS_DIR = bundled_dir("graphql") / "operations"
 # The PWA imports the hashes from here (no bundler): generated, drift-tested.
-OPERATIONS_MODULE = PROJECT_ROOT / "pwa" / "js" / "operations.js"
+OPERATIONS_MODULE = bundled_dir("pwa") / "js" / "operations.js"
 
 
 class PersistedQueryError(Exception):

@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext, Info
 
 from api.connection import Connection, connection
 from api.context import RequestContext
-from api.gql_errors import DomainErrors, log_errors
+from api.gql_errors import CountOperations, DomainErrors, log_errors
 from api.ids import parse_uuid
 from api.persisted import PersistedDocuments
 from api.settings import Settings
@@ -155,10 +155,12 @@ def build_schema(
     settings: Settings, *, persisted: PersistedDocuments | None = None
 ) -> strawberry.Schema:
     """Build the schema with its limits; nothing here runs at import time."""
+    names = {text: doc.name for text, doc in persisted.by_text.items()} if persisted else {}
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: CountOperations(names),
         lambda: DomainErrors(verbose=settings.environment == "development"),
     ]
     if persisted is not None:

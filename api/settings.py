@@ -108,6 +108,8 @@ class Settings:
     # A worker holds the deliveries it claimed this long, renewed every third of it while it
     # lives; another worker takes over a dead one's deliveries about this long after it died.
     push_lease_seconds: float = 30.0
+    # GET /metrics answers only `Authorization: Bearer <this>`; unset: 404 (api/scrape.py).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -303,6 +305,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES")),
         push_lease_seconds=_float("PUSH_LEASE_SECONDS", env.get("PUSH_LEASE_SECONDS", "30")),
+        metrics_token=env.get("METRICS_TOKEN") or None,
     )
     validate_settings(settings)
     return settings
@@ -398,6 +401,8 @@ def validate_settings(settings: Settings) -> None:
             problems.append("PUBLIC_ORIGIN must be an https:// origin")
         if not settings.staff_public_origin.startswith("https://"):
             problems.append("STAFF_ORIGIN must be an https:// origin")
+        if settings.metrics_token is not None and len(settings.metrics_token) < 32:
+            problems.append("METRICS_TOKEN must be at least 32 characters")
         if settings.allow_adhoc_queries:
             problems.append("GRAPHQL_ADHOC must be off: production serves only persisted queries")
         if problems:

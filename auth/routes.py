@@ -136,7 +136,6 @@ class AuthController(Controller):
     path = "/auth"
     guards = [json_only]
     request_max_body_size = MAX_CEREMONY_BYTES
-    include_in_schema = False
 
     @post("/login/options", status_code=200)
     async def login_options(self, request: Request[Any, Any, State]) -> Response[Any]:

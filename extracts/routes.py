@@ -118,7 +118,7 @@ def _public(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {"access-control-allow-origin": "*", **(extra or {})}
 
 
-@get("/.well-known/jwks.json", include_in_schema=False, cache=False)
+@get("/.well-known/jwks.json", cache=False)
 async def jwks(request: Request[Any, Any, State]) -> Response[Any]:
     """DUO's extract-signing public keys (RFC 7517 JWK Set), newest first."""
     ring = await _issuer(request).ring()
@@ -157,7 +157,6 @@ class VerifyInput(Struct):
 
 class ExtractController(Controller):
     path = "/extracts"
-    include_in_schema = False
 
     @get("/extract.css", cache=False)
     async def stylesheet(self, request: Request[Any, Any, State]) -> Response[Any]:
@@ -353,7 +352,7 @@ async def _owned(
     return await service.get_extract(db, lookup.principal.person_id, extract_id)
 
 
-@get("/s/{token:str}", include_in_schema=False, cache=False)
+@get("/s/{token:str}", cache=False)
 async def open_share_link(
     request: Request[Any, Any, State], token: FromPath[str], lang: FromQuery[str | None] = None
 ) -> Response[Any]:

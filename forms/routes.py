@@ -138,7 +138,6 @@ def make_attachment_controller(settings: Settings) -> type[Controller]:
 
     class AttachmentController(Controller):
         path = "/forms/attachments"
-        include_in_schema = False
         request_max_body_size = MAX_JSON_BYTES
         exception_handlers = {uploads.UploadError: _upload_error}
 

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from api import metrics
 from api.connection import Connection, connection
 from api.context import RequestContext
 from api.database import utcnow
@@ -211,6 +212,8 @@ async def _results(
         for i in inputs
     ]
     outcomes = await ctx.write(service.submit, person_id, entries, policy=runtime.policy)
+    for o in outcomes:
+        metrics.FORM_SUBMISSIONS.labels("replayed" if o.replayed else o.status).inc()
     accepted = [o.submission.id for o in outcomes if o.submission is not None]
     attachments = await ctx.read(service.attachments_of, accepted)
     return [

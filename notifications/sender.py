@@ -13,9 +13,12 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
+from api import metrics
 from notifications.vapid import UnsignableEndpoint, VapidSigner, push_service_origin
 from notifications.webpush import PreparedPush, PushRequest, PushResponse, WebPushClient
 
@@ -61,14 +64,37 @@ def classify(response: PushResponse) -> SendResult:
     return SendResult(Outcome.REJECTED, "rejected", status, detail=explained)
 
 
+# Push services that spread their endpoints over many hosts count as one (a label per host
+# would make a series per data centre).
+_SERVICE_SUFFIXES = (".notify.windows.com", ".push.apple.com")
+
+
+def service_label(host: str) -> str:
+    for suffix in _SERVICE_SUFFIXES:
+        if host.endswith(suffix):
+            return suffix[1:]
+    return host
+
+
 class PushMetrics:
-    """Outcome counters of this process (also logged by the worker every minute)."""
+    """Outcome counters of this process (also logged by the worker every minute), and the
+    Prometheus counter by outcome and push service (duo_push_sends_total)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        # The labelled child per (outcome, host), looked up once: the sender counts thousands
+        # of messages a second, and prometheus-client's labels() takes a lock each time.
+        self._children: dict[tuple[str, str], Any] = {}
 
-    def count(self, result: SendResult) -> None:
+    def count(self, result: SendResult, host: str) -> None:
         self.counts[result.reason] += 1
+        key = (result.reason, host)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metrics.PUSH_SENDS.labels(
+                result.reason, service_label(host)
+            )
+        child.inc()
 
     def snapshot(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
@@ -166,24 +192,32 @@ class PushSender:
             prepared = self._client.prepare(request, authorization=authorization)
         except UnsignableEndpoint as exc:
             detail = f"VAPID cannot sign for its push service: {exc}"[:200]
-            return self._count(SendResult(Outcome.REJECTED, "unsignable", detail=detail))
+            return self._count(
+                SendResult(Outcome.REJECTED, "unsignable", detail=detail), _host(request.endpoint)
+            )
         except Exception as exc:
             log.exception("push.prepare_failed", endpoint_origin=_origin_for_log(request))
-            return self._count(SendResult(Outcome.REJECTED, "unsendable", detail=_short(exc)))
+            return self._count(
+                SendResult(Outcome.REJECTED, "unsendable", detail=_short(exc)),
+                _host(request.endpoint),
+            )
         if isinstance(prepared, PreparedPush):
             return prepared
-        return self._count(classify(prepared))
+        return self._count(classify(prepared), _host(request.endpoint))
 
     async def _send(self, prepared: PreparedPush) -> SendResult:
         try:
             response = await self._client.send(prepared)
         except Exception as exc:  # the client reports network trouble as values: a bug
             log.exception("push.send_failed")
-            return self._count(SendResult(Outcome.REJECTED, "unsendable", detail=_short(exc)))
-        return self._count(classify(response))
+            return self._count(
+                SendResult(Outcome.REJECTED, "unsendable", detail=_short(exc)),
+                prepared.outgoing.origin[1],
+            )
+        return self._count(classify(response), prepared.outgoing.origin[1])
 
-    def _count(self, result: SendResult) -> SendResult:
-        self.metrics.count(result)
+    def _count(self, result: SendResult, host: str) -> SendResult:
+        self.metrics.count(result, host)
         return result
 
 
@@ -194,3 +228,7 @@ def _short(exc: BaseException) -> str:
 def _origin_for_log(request: PushRequest) -> str:
     # The origin only: the rest of an endpoint is the subscription's secret capability URL.
     return request.endpoint.split("/", 3)[2][:100] if request.endpoint.count("/") >= 2 else "?"
+
+
+def _host(endpoint: str) -> str:
+    return urlsplit(endpoint).hostname or "?"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Prerequisites of `make test` beyond the Python packages:
+# - Caddy (Debian's package) for tests/deploy: the Caddyfile and the TLS topology;
 # - Chromium at /usr/bin/chromium for the browser tests in tests/e2e (driven by Playwright,
 #   which must never download browsers: no `playwright install` here or anywhere);
 # - the npm test helpers of package.json (the Web Push receiver `web-push-testing` for
@@ -36,6 +37,27 @@ if [[ ! -x $CHROMIUM ]]; then
   fi
   banner "WARNING: $CHROMIUM is missing: the browser tests (tests/e2e) will be SKIPPED." \
     "Install it with: apt-get install -y chromium"
+fi
+
+# --- Caddy for the TLS topology test (tests/deploy, PostgreSQL pass) -----------------------------
+if ! command -v caddy >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+  echo "installing caddy (apt-get) for the TLS topology test"
+  log=$(mktemp)
+  # The package starts a system service on :80; the tests run their own Caddy instead.
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy \
+    && { systemctl disable --now caddy >/dev/null 2>&1 || true; }; } >"$log" 2>&1; then
+    echo "apt-get could not install caddy:" >&2
+    tail -n 20 "$log" >&2
+  fi
+  rm -f "$log"
+fi
+if ! command -v caddy >/dev/null 2>&1; then
+  if [[ ${CI:-} == "true" ]]; then
+    banner "ERROR: caddy is missing and CI=true: the TLS topology test cannot run." \
+      "Install it with: apt-get install -y caddy"
+    exit 1
+  fi
+  banner "WARNING: caddy is missing: the TLS topology and Caddyfile tests will be SKIPPED."
 fi
 
 # --- fonts for PDF extracts: DejaVu covers non-Latin-1 names (Yılmaz, Papadopoulos in Greek) --

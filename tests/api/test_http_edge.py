@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
+from litestar.types import Message
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -286,3 +289,41 @@ async def test_graphql_page_in_production_is_not_found(
     assert response.status_code == 404
     assert response.json()["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_a_client_that_leaves_mid_body_is_no_server_error(
+    app: Litestar, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy or client that drops the connection halfway through a body (Caddy 2.6 does on
+    a retry) gets a 400 and an info line, not a 500 and an error to alert on."""
+    sent: list[Message] = []
+    incoming: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"localhost")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with caplog.at_level(logging.INFO):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
