@@ -22,6 +22,7 @@ from forms.uploads import expired_uploads
 from notifications.deliveries import purge_finished
 from staff import claims as staff_claims
 from staff import sessions as staff_sessions
+from wallet import presentations
 
 log = structlog.get_logger("api.housekeeping")
 
@@ -57,6 +58,8 @@ async def run(
         # Access requests never submitted, and identity documents kept past their time.
         drafts, request_keys = await access_requests.purge(db, now=now)
         keys = [*keys, *request_keys]
+        # Claims disclosed to a verifier leave with their expired check.
+        await presentations.purge_expired(db, now=now)
         await db.commit()
     # Files after the commit: a file without a row is harmless, a row without its file is not.
     store = FileSystemStore(settings.forms_attachment_dir)

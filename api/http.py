@@ -74,13 +74,22 @@ DYNAMIC_PREFIXES = (
     "/health/",
     "/.well-known/",
     "/wallet/",
+    "/verifier",
 )
 # Public, cookie-free endpoints that any site may call (a verifier's own web page), and the
-# OpenID4VCI endpoints, which wallets call with a code or bearer token, never with a cookie.
+# OpenID4VCI endpoints, which wallets call with a code or bearer token, never with a cookie,
+# and the OpenID4VP Response URI, to which a wallet (perhaps a web wallet) posts its answer.
 CROSS_SITE_ALLOWED = frozenset(
-    {"/extracts/verify", "/wallet/token", "/wallet/nonce", "/wallet/credential"}
+    {
+        "/extracts/verify",
+        "/wallet/token",
+        "/wallet/nonce",
+        "/wallet/credential",
+        "/verifier/response",
+    }
 )
 STAFF_PREFIX = "/staff"
+VERIFIER_PREFIX = "/verifier"  # wallet.routes: the OpenID4VP verifier's pages
 # Path segments that are bearer secrets: logged as "…" so the access log cannot replay them.
 _SECRET_PATHS = re.compile(r"^(/s/)[^/]+")
 # The passkey ceremonies whose outcomes are counted (duo_auth_ceremonies_total), by route.
@@ -137,9 +146,9 @@ class EdgeMiddleware:
         if settings.secure_cookies:
             headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
         self.common_headers = headers
-        # Staff pages post HTML forms; under `no-referrer` a browser sends `Origin: null` with
-        # them, which the cross-site check must refuse. `same-origin` keeps the Origin (and
-        # still sends no Referer to any other site).
+        # Staff pages (and the verifier's page) post HTML forms; under `no-referrer` a browser
+        # sends `Origin: null` with them, which the cross-site check must refuse. `same-origin`
+        # keeps the Origin (and still sends no Referer to any other site).
         self.staff_headers = [
             (k, b"same-origin" if k == b"referrer-policy" else v) for k, v in headers
         ]
@@ -173,13 +182,14 @@ class EdgeMiddleware:
         csp = self.ide_csp if is_ide else self.csp
         is_staff = path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
         is_api = is_staff or path.startswith(DYNAMIC_PREFIXES)
+        posts_forms = is_staff or path.startswith(VERIFIER_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.extend(self.staff_headers if is_staff else self.common_headers)
+                headers.extend(self.staff_headers if posts_forms else self.common_headers)
                 headers.append((b"content-security-policy", csp))
                 headers.append((b"x-request-id", request_id.encode()))
                 if (is_api or status >= 400) and not any(k == b"cache-control" for k, _ in headers):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.database import Base, UTCDateTime, new_id, utcnow
+from api.database import Base, PortableJSON, UTCDateTime, new_id, utcnow
 
 
 class WalletOffer(Base):
@@ -40,3 +41,27 @@ class WalletOffer(Base):
         ForeignKey("extracts.id", ondelete="RESTRICT")
     )
     holder_key_thumbprint: Mapped[str | None] = mapped_column(String(64))  # RFC 7638, cnf key
+
+
+class PresentationRequest(Base):
+    """One check of a diploma by a verifier (OpenID4VP 1.0, cross-device, `direct_post`).
+
+    The secret of the verifier's browser is stored only as an HMAC; `state` and `nonce` are in
+    the QR code anyway, and answering needs a presentation bound to the nonce. The disclosed
+    claims (`result`) are personal data the holder chose to show this verifier: kept only
+    until the request expires, then the row is deleted.
+    """
+
+    __tablename__ = "presentation_requests"
+    __table_args__ = (Index("ix_presentation_requests_expires_at", "expires_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    reader_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    nonce: Mapped[str] = mapped_column(String(64))
+    # The selectively disclosable claims asked for beyond the always-visible ones.
+    optional_claims: Mapped[list[str]] = mapped_column(PortableJSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)

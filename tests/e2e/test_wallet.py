@@ -21,6 +21,7 @@ from sd_jwt.holder import SDJWTHolder
 from sd_jwt.verifier import SDJWTVerifier
 
 from tests.e2e.conftest import LiveServer
+from tests.e2e.test_staff import axe_serious
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +109,46 @@ def test_add_to_wallet_then_the_activity_shows_it(
     expect(verdict.locator("dl")).to_contain_text("Not shown by the holder")
     expect(verdict).to_contain_text("did not prove it is their own wallet")
     page.screenshot(path=SHOTS / "verify-presentation.png", full_page=True)
+
+    # An employer checks the diploma through DUO's verifier page (OpenID4VP 1.0): the page
+    # shows a request, the wallet answers it, and the page shows the answer by itself.
+    employer = page.context.browser.new_context(locale="en-GB")  # type: ignore[union-attr]
+    try:
+        check = employer.new_page()
+        check.goto(f"{live_server.origin}/verifier")
+        expect(check.get_by_role("heading", level=1)).to_have_text(
+            "Check a Dutch diploma from a wallet"
+        )
+        check.get_by_label("Date of birth").check()
+        check.get_by_role("button", name="Start a check").click()
+        expect(
+            check.get_by_role("img", name="QR code with the request for the holder's wallet")
+        ).to_be_visible()
+        assert axe_serious(check) == []
+        request_uri = (
+            check.get_by_role("link", name="Open in a wallet on this device").get_attribute("href")
+            or ""
+        )
+        request = {k: v[0] for k, v in parse_qs(urlsplit(request_uri).query).items()}
+        assert request["client_id"] == f"redirect_uri:{request['response_uri']}"
+        holder = SDJWTHolder(credential)
+        holder.create_presentation(
+            {"birthdate": True}, nonce=request["nonce"], aud=request["client_id"], holder_key=key
+        )
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}{urlsplit(request['response_uri']).path}",
+            data={
+                "vp_token": json.dumps({"diploma": [holder.sd_jwt_presentation]}),
+                "state": request["state"],
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        expect(check.locator(".verdict")).to_have_text(
+            "Genuine: a diploma issued by DUO, not changed, not revoked.", timeout=10_000
+        )
+        expect(check.locator("dl")).to_contain_text("Date of birth")
+        assert axe_serious(check) == []
+        check.screenshot(path=SHOTS / "verifier-result.png", full_page=True)
+    finally:
+        employer.close()
