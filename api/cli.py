@@ -62,8 +62,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from api.migrate import upgrade
 
-    upgrade(settings.database_url, args.revision)
-    print(f"database at {args.revision}: {_redact(settings.database_url)}")
+    applied = upgrade(settings.database_url, args.revision)
+    if not applied:
+        done = "nothing to apply"
+    elif len(applied) == 1:
+        done = f"applied migration {applied[0]}"
+    else:
+        done = f"applied {len(applied)} migrations, {applied[0]} to {applied[-1]}"
+    print(f"database at {args.revision} ({done}): {_redact(settings.database_url)}")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +27,44 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate a database to a revision (synchronous: not for use inside an event loop)."""
-    command.upgrade(alembic_config(database_url), revision)
+class _Applied(logging.Handler):
+    """Collects alembic's "Running upgrade A -> B, message" lines instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.revisions: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Running upgrade ") and " -> " in message:
+            self.revisions.append(message.split(" -> ", 1)[1].split(",", 1)[0].strip())
+
+
+@contextmanager
+def _collecting_steps() -> Iterator[_Applied]:
+    # One line per migration on every first `make run` is noise for a newcomer (issue #15);
+    # the CLI prints one line saying what was applied instead.
+    logger = logging.getLogger("alembic.runtime.migration")
+    handler, level, propagate = _Applied(), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def upgrade(database_url: str, revision: str = "head") -> list[str]:
+    """Migrate a database to a revision (synchronous: not for use inside an event loop).
+
+    Returns the revisions applied, in order (none when it was already there).
+    """
+    with _collecting_steps() as steps:
+        command.upgrade(alembic_config(database_url), revision)
+    return steps.revisions
 
 
 async def upgrade_connection(connection: AsyncConnection, revision: str = "head") -> None:

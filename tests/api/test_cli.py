@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,21 @@ def test_bad_configuration_is_reported_not_a_traceback() -> None:
     assert result.returncode == 2
     assert "configuration error" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_migrate_says_in_one_line_what_it_applied(tmp_path: Path) -> None:
+    """A newcomer's first `make run` migrates: one line, not one per migration (issue #15)."""
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/m.sqlite3"}
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own console script
+            [str(CLI), "migrate"], capture_output=True, text=True, check=True, timeout=120, env=env
+        )
+
+    first = migrate()
+    output = first.stdout + first.stderr
+    assert "Running upgrade" not in output
+    (line,) = output.strip().splitlines()
+    assert re.match(r"database at head \(applied \d+ migrations, 0001 to \d{4}\): sqlite", line)
+    again = migrate()
+    assert (again.stdout + again.stderr).strip().startswith("database at head (nothing to apply)")
