@@ -16,7 +16,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -75,12 +75,15 @@ class Claimed:
     attempts: int
     deadline_at: datetime
     request: PushRequest
+    reminder_due_at: datetime | None = None  # when its reminder was due: the lag's start
 
 
 @dataclass(slots=True)
 class Recorded:
     counts: dict[DeliveryStatus, int]
     retries: dict[int, list[uuid.UUID]]  # whole seconds to wait -> deliveries to try then
+    # Seconds from each delivered reminder's due time to its delivery (duo_reminder_lag_seconds).
+    lags: list[float] = field(default_factory=list)
 
 
 async def claim(
@@ -137,6 +140,7 @@ async def claim(
                 PushSubscription.expires_at,
                 Reminder.deadline_id,
                 Reminder.deadline_at,
+                Reminder.due_at.label("reminder_due_at"),
                 Reminder.language,
                 InboxMessage.id.label("message_id"),
                 InboxMessage.subject,
@@ -183,6 +187,7 @@ async def claim(
                 subscription_id=row.subscription_id,
                 attempts=row.attempts,
                 deadline_at=row.due_at,
+                reminder_due_at=row.reminder_due_at,
                 request=PushRequest(
                     endpoint=row.endpoint,
                     p256dh=row.p256dh,
@@ -290,6 +295,7 @@ async def record(
     gone: list[uuid.UUID] = []
     counts: dict[DeliveryStatus, int] = defaultdict(int)
     retries: dict[int, list[uuid.UUID]] = defaultdict(list)
+    lags: list[float] = []
     for item, result in zip(claimed, results, strict=True):
         attempts = item.attempts + 1
         code = result.status_code
@@ -297,6 +303,8 @@ async def record(
         if result.outcome is Outcome.DELIVERED:
             status = DeliveryStatus.DELIVERED
             finals.append(_final(item.id, status, now=now, code=code, attempts=attempts))
+            if item.reminder_due_at is not None:
+                lags.append(max(0.0, (now - item.reminder_due_at).total_seconds()))
         elif result.outcome is Outcome.GONE:
             status = DeliveryStatus.GONE
             gone.append(item.subscription_id)
@@ -349,7 +357,7 @@ async def record(
     if pending:
         await db.execute(held, pending)
     await remove_gone(db, gone)
-    return Recorded(counts=dict(counts), retries=dict(retries))
+    return Recorded(counts=dict(counts), retries=dict(retries), lags=lags)
 
 
 async def overdue(

@@ -33,7 +33,7 @@ from pgqueuer.domain.models import Schedule
 from pgqueuer.domain.types import QueueExecutionMode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api import housekeeping
+from api import housekeeping, metrics
 from api.database import utcnow
 from api.outages import (
     Backoff,
@@ -199,6 +199,10 @@ class PushWorker:
                 for job in delivery_jobs(retry_ids, delay_seconds=wait, size=self.job_size)
             ]
             await commit_with_jobs(db, self.queue, jobs)
+        # Counted once the record is committed: an attempt that an outage undoes is retried
+        # with the same batch, and must not count twice.
+        for lag in recorded.lags:
+            metrics.REMINDER_LAG.observe(lag)
 
     async def _renew(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         async with self.session_factory() as db:
