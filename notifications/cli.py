@@ -46,6 +46,7 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from api.database import create_engine, create_session_factory
+    from api.metrics import PoolSampler
     from api.outages import Outages, Stopping, configuration_error, describe, until_available
     from notifications.jobs import memory_queuer, postgres_queuer
     from notifications.runtime import PushRuntime
@@ -77,6 +78,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop)
+        # duo_db_pool_*: the workers' pools count with the app processes' (issue #15 item 3).
+        sampler = PoolSampler(engine.sync_engine.pool)
+        sampler.start()
         try:
             sender = await until_available(runtime.sender, outages, stopping=stopping)
             connect, queue = memory_queuer() if settings.is_sqlite else postgres_queuer(settings)
@@ -100,6 +104,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             raise
         finally:
+            await sampler.stop()
             await runtime.close()
             await engine.dispose()
 
