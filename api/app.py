@@ -25,7 +25,7 @@ from api.logging import configure_logging, startup_error_line
 from api.metrics import PoolSampler
 from api.migrate import script_revisions
 from api.openapi import openapi_config
-from api.outages import Outages
+from api.outages import Outages, configuration_error, describe
 from api.persisted import PersistedDocuments
 from api.pwa import service_worker_routes
 from api.resources import bundled_dir
@@ -163,6 +163,13 @@ def create_app(
                 raise
             await push.close()
             on_configuration_error(exc)
+        except Exception as exc:
+            # A database that does not exist, refuses our role or was never migrated: no
+            # retry fixes it, so `serve` ends with one line (not uvicorn's traceback).
+            if on_configuration_error is None or not configuration_error(exc):
+                raise
+            await push.close()
+            on_configuration_error(SettingsError(describe(exc)))
         sampler = PoolSampler(engine.sync_engine.pool) if engine is not None else None
         if sampler is not None:
             sampler.start()

@@ -69,7 +69,16 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
         done = f"applied migration {applied[0]}"
     else:
         done = f"applied {len(applied)} migrations, {applied[0]} to {applied[-1]}"
-    print(f"database at {args.revision} ({done}): {_redact(settings.database_url)}")
+    database = _redact(settings.database_url)
+    if settings.log_json:
+        # Run by systemd (deploy/), its output goes to the journal with the logs: JSON too.
+        import structlog
+
+        structlog.get_logger("api.cli").info(
+            "migrate.done", revision=args.revision, applied=applied, database=database
+        )
+    else:
+        print(f"database at {args.revision} ({done}): {database}")
     return 0
 
 
@@ -275,6 +284,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(startup_error_line(str(exc)), file=sys.stderr)
         return 2
+    except Exception as exc:
+        return _refused(exc)
+
+
+def _refused(exc: Exception) -> int:
+    """A database that does not exist or refuses our role (exit 2), or that cannot be reached
+    (exit 1), ends a command with one line in the logs' format, not a traceback (issue #15
+    item 4). Anything else is a bug: raised, and logged as a crash."""
+    from api.logging import startup_error_line
+    from api.outages import configuration_error, describe, unavailable
+
+    if configuration_error(exc):
+        print(startup_error_line(describe(exc)), file=sys.stderr)
+        return 2
+    dependency = unavailable(exc)
+    if dependency is None:
+        raise exc
+    line = startup_error_line(
+        describe(exc), event="startup.dependency_unavailable", label=f"{dependency} unavailable"
+    )
+    print(line, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

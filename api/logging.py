@@ -141,18 +141,25 @@ def _log_uncaught_exceptions() -> None:
     threading.excepthook = thread_excepthook
 
 
-def startup_error_line(message: str, environ: Mapping[str, str] | None = None) -> str:
-    """A refusal to start, in the format the logs would have had: the settings did not load,
-    so `LOG_JSON` (and its default, on outside development) is read here directly."""
+def startup_error_line(
+    message: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    event: str = "startup.configuration_error",
+    label: str = "configuration error",
+) -> str:
+    """A command's refusal to start or carry on (a configuration error, or a dependency it
+    cannot do without), in the format the logs would have had: the settings may not have
+    loaded, so `LOG_JSON` (and its default, on outside development) is read here directly."""
     env = os.environ if environ is None else environ
     default = "0" if env.get("DUO_ENV", "development") == "development" else "1"
     json = env.get("LOG_JSON", default).strip().lower() in {"1", "true", "yes", "on"}
-    line = f"configuration error: {message}"
+    line = f"{label}: {message}"
     if not json:
         return line
     return jsonlib.dumps(
         {
-            "event": "startup.configuration_error",
+            "event": event,
             "error": line,
             "level": "critical",
             "logger": "duo.startup",

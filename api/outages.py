@@ -108,7 +108,8 @@ def configuration_error(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> str:
     """What an operator needs to see in the one warning: the error that made it an outage."""
     found = _culprit(exc)
-    inner = found[1] if found else exc
+    misconfigured = (i for i in _chain(exc) if isinstance(i, _PG_CONFIGURATION))
+    inner = found[1] if found else next(misconfigured, exc)
     text = str(inner) or ("no answer in time" if isinstance(inner, TimeoutError) else "")
     return f"{type(inner).__name__}: {text}"[:300]
 

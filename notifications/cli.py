@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from collections.abc import Coroutine
 from typing import Any
 
@@ -45,6 +44,8 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import structlog
+
     from api.database import create_engine, create_session_factory
     from api.metrics import PoolSampler
     from api.outages import Outages, Stopping, configuration_error, describe, until_available
@@ -53,11 +54,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.vapid import check_configuration
     from notifications.worker import PushWorker
 
-    try:
-        check_configuration(settings)
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    log = structlog.get_logger("notifications.cli")
+
+    check_configuration(settings)  # SettingsError: one line and exit code 2 (api.cli.main)
 
     async def run() -> int:
         # Through outages, at start too: a worker started before its database waits for it.
@@ -94,14 +93,15 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
             )
             if not stopping.is_set():
                 await worker.run(drain=args.drain)
-            print(f"worker stopped; sent: {sender.metrics.snapshot()}")
+            # A log line, not a print: under systemd both go to the journal, and with
+            # LOG_JSON every line there must be JSON.
+            log.info("push.worker_stopped", sent=sender.metrics.snapshot())
             return 0
         except Stopping:
             return 0
         except Exception as exc:
             if configuration_error(exc):
-                print(f"configuration error: {describe(exc)}", file=sys.stderr)
-                return 2
+                raise SettingsError(describe(exc)) from exc  # one line, exit code 2
             raise
         finally:
             await sampler.stop()

@@ -65,9 +65,9 @@ def test_worker_refuses_production_without_a_vapid_key(tmp_path: Path) -> None:
 def test_worker_drains_and_stats_report(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}", "DUO_ENV": "test"}
     assert cli("migrate", env=env).returncode == 0
-    worker = cli("worker", "--drain", env=env)
+    worker = cli("worker", "--drain", env={**env, "LOG_LEVEL": "INFO"})
     assert worker.returncode == 0, worker.stderr
-    assert "worker stopped" in worker.stdout
+    assert "push.worker_stopped" in worker.stderr  # a log line (JSON with LOG_JSON)
     stats = cli("push", "stats", env=env)
     assert stats.returncode == 0, stats.stderr
     assert "reminders: 0  devices: 0" in stats.stdout
