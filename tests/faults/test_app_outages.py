@@ -264,3 +264,55 @@ async def test_a_statement_running_past_its_timeout_is_cancelled_by_postgresql(
         await engine.dispose()
     assert "statement timeout" in str(caught.value)
     assert unavailable(caught.value) == "database"
+
+
+@pytest.fixture
+async def refused_app(database_proxy: Proxy, database_url: str) -> AsyncIterator[Litestar]:
+    """The app on a database whose port is closed (the proxy killed before it starts)."""
+    database_proxy.kill()
+    settings = Settings(
+        environment="test",
+        database_url=database_proxy.url(database_url),
+        allow_adhoc_queries=True,
+        **FAST,  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    yield app
+    await dispose(app)
+
+
+async def test_a_database_refusing_connections_from_the_start_gives_503s_and_one_warning(
+    refused_app: Litestar, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens (the port is closed, not frozen) when the app starts and while it
+    serves: it starts anyway, answers 503 with Retry-After at once, REST and GraphQL alike, and
+    /health/ready names the database."""
+    caplog.set_level(logging.INFO)
+    async with refused_app.lifespan(), asgi_client(refused_app) as client:
+        # A session cookie: GraphQL looks it up in the database.
+        client.cookies.set("duo_session", "x" * 43, domain="testserver.local")
+        for _ in range(3):
+            for request in (
+                client.post("/graphql", json=VIEWER),
+                client.post("/graphql", json=MARK_READ),
+                client.post("/auth/login/options", json={}),
+                client.get("/forms/attachments/00000000-0000-0000-0000-000000000000"),
+            ):
+                response, seconds = await timed(request)
+                assert_unavailable(response)
+                assert seconds < 1.0
+        ready, seconds = await timed(client.get("/health/ready"))
+        assert seconds < 1.5
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "status": "unavailable",
+            "database": "unreachable",
+            "migrations": "unknown",
+            "redis": "not configured",
+        }
+    warned = events(caplog, "dependency.unavailable")
+    assert [(e["dependency"], e["error"][:22]) for e in warned] == [
+        ("database", "ConnectionRefusedError")
+    ]
+    assert events(caplog, "http.unexpected_error") == []
+    assert not [r for r in caplog.records if r.exc_info]
