@@ -109,6 +109,8 @@ class PushWorker:
         self.pgq: PgQueuer | None = None
         self._stopping = asyncio.Event()
         self._abandon = asyncio.Event()  # set RECORD_GRACE_SECONDS after a stop
+        # The send counters of the last tick's line; None: no tick has got through yet.
+        self._ticked: dict[str, int] | None = None
 
     # Jobs and schedules
 
@@ -241,19 +243,28 @@ class PushWorker:
         again."""
         try:
             totals = await self.scan()
-            await self.requeue_overdue()
+            requeued = await self.requeue_overdue()
         except Exception as exc:
             if self.outages.failed(exc, during="tick") is None:
                 raise
+            self._ticked = None  # the next tick that gets through says so
             return False
         self.outages.database.ok()
-        log.info(
+        sent = self.sender.metrics.snapshot()
+        # A line a minute only while there is something to say (reminders posted, messages
+        # sent since the last line), and on the first tick that gets through after a start
+        # or an outage; an idle minute is a debug line (issue #15 item 7: `make run`).
+        busy = totals.posted or totals.superseded or totals.deliveries or requeued
+        level = logging.INFO if busy or sent != self._ticked else logging.DEBUG
+        self._ticked = sent
+        log.log(
+            level,
             "push.tick",
             examined=totals.examined,
             posted=totals.posted,
             superseded=totals.superseded,
             deliveries=totals.deliveries,
-            sent=self.sender.metrics.snapshot(),
+            sent=sent,
         )
         return True
 
