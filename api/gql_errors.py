@@ -12,7 +12,7 @@ from strawberry.extensions.base_extension import SchemaExtension
 
 from api import metrics
 from api.errors import DomainError, RateLimited
-from api.outages import Outages, unavailable
+from api.outages import Outages, configuration_error, unavailable
 from graphql import GraphQLError, ValueNode, VariableDefinitionNode
 
 log = structlog.get_logger("api.graphql")
@@ -117,7 +117,9 @@ def to_client_error(error: GraphQLError, *, sent: str | None = None) -> GraphQLE
     elif _is_request_error(error):
         extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
         message = error.message if sent is None else scrub(error.message, sent)
-    elif original is not None and unavailable(original) is not None:
+    elif original is not None and (
+        unavailable(original) is not None or configuration_error(original)
+    ):
         # The edge turns the whole answer into a 503 (api/gql_view.py).
         extensions = {"code": SERVICE_UNAVAILABLE}
         message = UNAVAILABLE_MESSAGE
@@ -137,7 +139,11 @@ def to_client_error(error: GraphQLError, *, sent: str | None = None) -> GraphQLE
 def log_errors(errors: list[GraphQLError], outages: Outages | None = None) -> None:
     for error in errors:
         original = error.original_error
-        if original is not None and outages is not None and outages.failed(original):
+        if (
+            original is not None
+            and outages is not None
+            and (outages.failed(original) or outages.refused(original))
+        ):
             continue  # an outage: logged once for all the requests that meet it
         if isinstance(original, DomainError):
             log.info("graphql.domain_error", code=original.code, path=error.path)

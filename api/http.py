@@ -40,6 +40,7 @@ from api.outages import (
     DependencyUnavailable,
     Outages,
     configuration_error,
+    never_migrated,
     unavailable,
 )
 from api.settings import Settings
@@ -414,7 +415,9 @@ def service_unavailable() -> Response[Any]:
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     outages: Outages | None = request.app.state.get("outages")
     if isinstance(exc, DependencyUnavailable) or (
-        outages.failed(exc, path=request.url.path) if outages else unavailable(exc)
+        outages.failed(exc, path=request.url.path) or outages.refused(exc, path=request.url.path)
+        if outages
+        else unavailable(exc) or configuration_error(exc)
     ):
         # Logged once per outage (api/outages.py), not a traceback per request.
         return service_unavailable()
@@ -470,8 +473,11 @@ async def _check(probe: Awaitable[Any], seconds: float, dependency: Dependency) 
         dependency.failed(exc, during="readiness probe")
         return "timeout"
     except Exception as exc:
-        if configuration_error(exc):  # e.g. no alembic_version table: never migrated
+        if never_migrated(exc):  # no alembic_version table
             return frozenset()
+        if configuration_error(exc):  # a wrong password, no such database
+            dependency.failed(exc, level="error", misconfigured=True, during="readiness probe")
+            return "misconfigured"
         if unavailable(exc) is None:
             log.warning("health.check_failed", error=type(exc).__name__)
         dependency.failed(exc, during="readiness probe")

@@ -100,6 +100,11 @@ def _culprit(exc: BaseException) -> tuple[str, BaseException] | None:
     return None
 
 
+def never_migrated(exc: BaseException) -> bool:
+    """A table is missing: `duo-abroad migrate` has not run (or not this far)."""
+    return any(isinstance(inner, asyncpg.UndefinedTableError) for inner in _chain(exc))
+
+
 def configuration_error(exc: BaseException) -> bool:
     """The database refuses who we are or what we ask for: a deployment mistake."""
     return any(isinstance(inner, _PG_CONFIGURATION) for inner in _chain(exc))
@@ -136,8 +141,8 @@ class Dependency:
         """In an outage, or not yet past its end (CONFIRM_SECONDS without a failure)."""
         return self.down_since is not None
 
-    def failed(self, exc: BaseException, **context: Any) -> None:
-        """Note a failure; only the first of an outage is logged."""
+    def failed(self, exc: BaseException, *, level: str = "warning", **context: Any) -> None:
+        """Note a failure; only the first of an outage is logged (at `level`)."""
         if self._confirm is not None:  # it was coming back: still the same outage
             self._confirm.cancel()
             self._confirm = None
@@ -146,7 +151,7 @@ class Dependency:
             return
         self.down_since = time.monotonic()
         self.outages += 1
-        log.warning(
+        getattr(log, level)(
             "dependency.unavailable",
             dependency=self.name,
             error=describe(exc),
@@ -191,6 +196,16 @@ class Outages:
         if name is not None:
             self.get(name).failed(exc, **context)
         return name
+
+    def refused(self, exc: BaseException, **context: Any) -> bool:
+        """Note `exc` if the database refuses who we are or what we ask for (a wrong password,
+        no such database, migrations not applied): for the edges an outage too (503, logged
+        once), but at error level, since it will not end by itself. Workers and commands end
+        on it instead (configuration_error)."""
+        if not configuration_error(exc):
+            return False
+        self.database.failed(exc, level="error", misconfigured=True, **context)
+        return True
 
     def get(self, name: str) -> Dependency:
         return self.redis if name == REDIS else self.database

@@ -316,3 +316,48 @@ async def test_a_database_refusing_connections_from_the_start_gives_503s_and_one
     ]
     assert events(caplog, "http.unexpected_error") == []
     assert not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.fixture
+async def misconfigured_app(on_postgres: None, database_url: str) -> AsyncIterator[Litestar]:
+    """The app on a database that does not exist (as after a wrong DATABASE_URL or a
+    password changed under a running server)."""
+    missing = make_url(database_url).set(database="duo_no_such_database")
+    settings = Settings(
+        environment="test",
+        database_url=missing.render_as_string(hide_password=False),
+        allow_adhoc_queries=True,
+        **FAST,  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    yield app
+    await dispose(app)
+
+
+async def test_a_database_that_refuses_who_we_are_answers_503_and_logs_one_error(
+    misconfigured_app: Litestar, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a 500 with a traceback per request: the service is unavailable, the operator gets
+    one error line naming the cause, and /health/ready says the database is misconfigured."""
+    caplog.set_level(logging.INFO)
+    async with asgi_client(misconfigured_app) as client:
+        client.cookies.set("duo_session", "x" * 43, domain="testserver.local")
+        for _ in range(3):
+            for request in (
+                client.post("/graphql", json=VIEWER),
+                client.post("/auth/login/options", json={}),
+            ):
+                assert_unavailable(await request)
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["database"] == "misconfigured"
+    warned = events(caplog, "dependency.unavailable")
+    assert [(e["level"], e["error"]) for e in warned] == [
+        (
+            "error",
+            'InvalidCatalogNameError: database "duo_no_such_database" does not exist',
+        )
+    ]
+    assert events(caplog, "http.unexpected_error") == []
+    assert events(caplog, "graphql.unexpected_error") == []
+    assert not [r for r in caplog.records if r.exc_info]
