@@ -112,11 +112,9 @@ def test_a_configuration_error_is_a_json_line(tmp_path: Path) -> None:
 
 
 def test_a_crash_is_a_json_line_with_its_traceback(tmp_path: Path) -> None:
-    """A command that dies (here: nothing listens where the database should be)."""
-    with socket.socket() as sock:  # a port that refuses connections
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
-    env = _env(tmp_path, DATABASE_URL=f"postgresql+asyncpg://nobody@127.0.0.1:{closed}/none")
+    """A command that dies of something unforeseen (here: a database file that cannot be
+    made; an unreachable database is one line instead, tests/api/test_cli_json_logs.py)."""
+    env = _env(tmp_path, DATABASE_URL="sqlite+aiosqlite:////proc/duo-abroad/db.sqlite3")
     result = subprocess.run(  # noqa: S603
         [str(CLI), "migrate"], env=env, capture_output=True, text=True, check=False, timeout=60
     )
