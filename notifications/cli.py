@@ -97,7 +97,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
             # LOG_JSON every line there must be JSON.
             log.info("push.worker_stopped", sent=sender.metrics.snapshot())
             return 0
-        except Stopping:
+        except Stopping:  # stopped while it waited for the database
+            log.info("push.worker_stopped", sent={})
             return 0
         except Exception as exc:
             if configuration_error(exc):

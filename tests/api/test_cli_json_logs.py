@@ -152,6 +152,8 @@ def test_a_service_started_before_its_database_waits_and_stops_in_json(
     assert code == (-signal.SIGTERM if command == "serve" else 0)
     warned = [line for line in lines if line["event"] == "dependency.unavailable"]
     assert [w["dependency"] for w in warned] == ["database"]  # once, not per attempt
+    if command == "worker":
+        assert lines[-1]["event"] == "push.worker_stopped"
 
 
 def test_a_worker_that_drains_and_stops_logs_its_closing_line_in_json(tmp_path: Path) -> None:
