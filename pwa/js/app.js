@@ -70,6 +70,7 @@ const host = {
   show,
   render,
   announce,
+  live: () => el.live.textContent,
   signedIn: session.signedIn,
   sessionEnded: session.sessionEnded,
   signedOutEverywhere: session.signedOutEverywhere,
@@ -165,8 +166,19 @@ function render({ keepInput = true } = {}) {
   document.title = `${document.getElementById("view-title")?.textContent ?? ""} · DUO Abroad`;
 }
 
-function announce(message) {
+// A status message belongs to the page it speaks about (#16 item 3): the route it was said on,
+// or the one an action is about to open (`route`). Navigating anywhere else clears it.
+let announcedFor = null;
+
+function announce(message, { route = location.hash } = {}) {
   el.live.textContent = message;
+  announcedFor = message ? pageOf(route) : null;
+}
+
+/** A route's page: dashboard anchors (#finance) are the dashboard itself. */
+function pageOf(hash) {
+  const route = parseRoute(hash);
+  return route.name === "home" ? "home" : `${route.name}/${route.id ?? route.token ?? ""}`;
 }
 
 async function refresh({ announce: say = false } = {}) {
@@ -264,6 +276,7 @@ async function markRead(id, button) {
 
 function navigate() {
   const route = parseRoute(location.hash);
+  if (announcedFor !== null && announcedFor !== pageOf(location.hash)) announce("");
   if (route.name === "home") {
     goHome(route.anchor);
   } else if (PERSONAL.has(route.name) && pendingSignOut()) {

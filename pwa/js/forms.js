@@ -266,7 +266,7 @@ export function formsPage(host) {
       busy = true;
       clearTimeout(saveTimer);
       navigator.storage?.persist?.().catch(() => undefined);
-      await outbox.enqueue({
+      const queued = await outbox.enqueue({
         definition: form.definition,
         content: form.values,
         files: form.files,
@@ -274,14 +274,25 @@ export function formsPage(host) {
       });
       busy = false;
       form = null;
-      host.announce(t(navigator.onLine ? "forms.queuedOnline" : "forms.queuedOffline"));
+      const say = (key) => host.announce(t(key), { route: "#/forms" });
+      say(navigator.onLine ? "forms.queuedOnline" : "forms.queuedOffline");
       location.hash = "#/forms";
-      if (navigator.onLine) outbox.replay();
+      if (!navigator.onLine) return;
+      // "Sending" is true only until the replay ends (#16 item 4): then say what became of it,
+      // unless the person has moved on (the message belongs to the forms page).
+      const result = await outbox.replay();
+      const entry = (await outbox.listOutbox().catch(() => [])).find((e) => e.clientId === queued.clientId);
+      if (!onScreen() || host.live() !== t("forms.queuedOnline")) return;
+      if (result === "signedOut") return;
+      if (entry?.state === "received" || entry?.state === "processed") say("forms.receivedNow");
+      else if (entry?.state === "attention" || entry?.state === "retired") say("forms.needsAttentionNow");
+      else if (result === "offline") say("forms.queuedOffline");
+      else if (entry) say("forms.notNow");
     },
     async discard() {
       await draftStore.deleteDraft(form.definition.formId).catch(() => undefined);
       form = null;
-      host.announce(t("forms.discarded"));
+      host.announce(t("forms.discarded"), { route: "#/forms" });
       location.hash = "#/forms";
     },
     async sendNow() {

