@@ -121,7 +121,9 @@ function fieldFor(f, values, files, errors, context) {
   const id = controlId(pointer);
   const error = errors[pointer];
   const help = text(hint.help);
-  const label = [text(hint.label), required ? null : h("span", { class: "optional" }, ` ${t("form.optional")}`)];
+  // The catalogue's label is the single source (#16 item 2): it says "(optional)" where a field
+  // is, so the app adds nothing (a screen reader would read it twice).
+  const label = text(hint.label);
   const wrap = (...children) =>
     h(
       "div",
