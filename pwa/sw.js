@@ -26,6 +26,7 @@ const SHELL = [
   "/js/countries.js",
   "/js/dom.js",
   "/js/drafts.js",
+  "/js/error-summary.js",
   "/js/extracts-store.js",
   "/js/extracts-views.js",
   "/js/extracts.js",

@@ -1,7 +1,8 @@
 // The forms pages as DOM. js/forms.js owns the state; js/form-render.js draws the fields.
 
 import { h } from "./dom.js";
-import { renderFields, serverErrors, text } from "./form-render.js";
+import { errorSummary } from "./error-summary.js";
+import { controlId, fields, renderFields, serverErrors, text } from "./form-render.js";
 import * as fmt from "./format.js";
 import { getLanguage, t, tParts } from "./i18n.js";
 import { b64urlDecode } from "./verify-core.js";
@@ -256,6 +257,11 @@ export function formPageView({ form, diplomas, acceptedUntil }, handlers) {
       },
     },
     general ? h("p", { class: "alert", role: "alert" }, general) : null,
+    errorSummary(
+      fields(definition)
+        .filter((f) => form.errors[f.pointer])
+        .map((f) => ({ target: controlId(f.pointer), text: `${text(f.hint.label)}: ${form.errors[f.pointer]}` })),
+    ),
     renderFields(definition, { values: form.values, files: form.files, errors: form.errors, diplomas }),
     h(
       "div",

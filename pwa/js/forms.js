@@ -6,7 +6,8 @@
 
 import { isUnauthenticated, query } from "./api.js";
 import { migrateDraft } from "./form-migrate.js";
-import { collect, controlId, missing, serverErrors, updateVisibility } from "./form-render.js";
+import { focusField } from "./error-summary.js";
+import { collect, controlId, fields, missing, serverErrors, updateVisibility } from "./form-render.js";
 import { formPageView, formsListView } from "./forms-views.js";
 import { t } from "./i18n.js";
 import * as draftStore from "./drafts.js";
@@ -175,8 +176,14 @@ export function formsPage(host) {
     if (draft && isRetired(definition)) await moveToCurrent();
   }
 
-  /** Focus and announce the list of changes after a move to the current version. */
+  /** Focus and announce the list of changes after a move to the current version, else the
+   * first field DUO refused (a correction opens there: #16 item 15). */
   function showChanges() {
+    if (form?.definition && !form.moved && !form.shownErrors) {
+      form.shownErrors = true;
+      const first = fields(form.definition).find((f) => form.errors?.[f.pointer]);
+      if (first) focusField(controlId(first.pointer));
+    }
     if (!form?.moved) return;
     form.moved = false;
     document.getElementById("changes-title")?.focus();

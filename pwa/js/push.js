@@ -3,9 +3,10 @@
 // is refreshed on every app start (refreshSubscription) and on pushsubscriptionchange (sw.js).
 
 import { isUnauthenticated, mutate, query } from "./api.js";
+import { focusField } from "./error-summary.js";
 import { describeError } from "./fields.js";
 import { t } from "./i18n.js";
-import { notificationsView } from "./push-views.js";
+import { notificationsView, PREFERENCE_FIELDS } from "./push-views.js";
 import { b64urlDecode } from "./verify-core.js";
 
 export const KINDS = ["PAYMENT", "INCOME_STATEMENT", "APPLICATION", "DOCUMENT"];
@@ -74,12 +75,17 @@ export function notificationsPage(host) {
       if (success) host.announce(t(success));
     } catch (error) {
       if (isUnauthenticated(error)) return host.sessionEnded(error);
-      ui.error = { area, ...(error?.key ? error : describeError(error)) };
+      // A refusal that names a field (#16 item 15): that field is marked and takes focus.
+      const named = PREFERENCE_FIELDS[error?.field] ? error.field : null;
+      ui.error = named
+        ? { area, field: named, key: `push.invalid.${named}`, params: {} }
+        : { area, ...(error?.key ? error : describeError(error)) };
       host.announce(t(ui.error.key, ui.error.params));
     } finally {
       ui.busy = null;
       if (onScreen()) host.render();
     }
+    if (ui.error?.field && onScreen()) focusField(PREFERENCE_FIELDS[ui.error.field]);
   }
 
   const handlers = {
@@ -113,6 +119,10 @@ export function notificationsPage(host) {
       }),
     save: (input) =>
       act("prefs", async () => {
+        // Checked here first: what is not a whole number never reaches the server.
+        if (input.offsetsDays.length === 0 || !input.offsetsDays.every(Number.isInteger)) {
+          throw { field: "offsetsDays" };
+        }
         const { updateReminderPreferences } = await mutate("UpdateReminderPreferences", { input });
         data.reminderPreferences = updateReminderPreferences;
         ui.saved = true;

@@ -210,3 +210,56 @@ def test_every_field_of_every_form_shows_the_catalogues_label_as_it_is(
             assert app.locator("#form").inner_text().count(f"{marker} {marker}") == 0
         if form.form_id in {"change-of-address", "general-question"}:
             assert axe_violations(app) == []
+
+
+# --- 11 + 15: error summaries link to their fields; the named field is marked and focused -----
+
+
+def test_a_forms_error_summary_links_to_each_field_in_error(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    go(app, live_server.origin, "#/forms/general-question")
+    expect(app.locator("#f-subject")).to_be_visible()
+    app.get_by_role("button", name=t(lang, "forms.send"), exact=True).click()
+    summary = app.locator("#error-summary")
+    expect(summary).to_be_visible()
+    expect(summary.get_by_role("heading", level=2)).to_have_text(t(lang, "form.errorSummary"))
+    links = summary.get_by_role("link")
+    expect(links).to_have_count(3)  # topic, subject, question
+    expect(app.locator("#f-topic")).to_be_focused()
+    expect(links.nth(1)).to_have_attribute("href", "#f-subject")
+    expect(links.nth(1)).to_contain_text(t(lang, "forms.error.required"))
+    links.nth(1).click()
+    expect(app.locator("#f-subject")).to_be_focused()
+    expect(app.locator("#f-subject")).to_have_attribute("aria-invalid", "true")
+    assert app.evaluate("() => location.hash") == "#/forms/general-question"
+    assert axe_violations(app) == []
+
+
+def test_reminder_preferences_mark_the_field_the_server_named_and_move_focus(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    go(app, live_server.origin, "#/notifications", t(lang, "push.title"))
+    offsets = app.locator("#push-offsets")
+    # Numbers the server refuses: it names offsetsDays.
+    offsets.fill("0, 99")
+    app.get_by_role("button", name=t(lang, "push.save")).click()
+    expect(offsets).to_have_attribute("aria-invalid", "true")
+    expect(offsets).to_be_focused()
+    expect(app.locator("#push-offsets-error")).to_have_text(t(lang, "push.invalid.offsetsDays"))
+    summary = app.locator("#push-prefs-errors")
+    expect(summary.get_by_role("link")).to_have_text(t(lang, "push.invalid.offsetsDays"))
+    expect(summary.get_by_role("heading", level=3)).to_have_text(t(lang, "form.errorSummary"))
+    assert axe_violations(app) == []
+    # Not numbers at all: the same, without asking the server.
+    offsets.fill("soon")
+    app.locator("#push-quiet-start").focus()
+    app.get_by_role("button", name=t(lang, "push.save")).click()
+    expect(offsets).to_be_focused()
+    expect(offsets).to_have_attribute("aria-invalid", "true")
+    # Fixed: saved, and nothing is marked any more.
+    offsets.fill("14, 3, 1")
+    app.get_by_role("button", name=t(lang, "push.save")).click()
+    expect(app.locator("#push-prefs")).to_contain_text(t(lang, "push.saved"))
+    expect(offsets).not_to_have_attribute("aria-invalid", "true")
+    expect(summary).to_have_count(0)
