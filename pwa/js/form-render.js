@@ -138,7 +138,8 @@ function fieldFor(f, values, files, errors, context) {
   const helpNode = help ? h("p", { id: `${id}-hint`, class: "hint" }, help) : null;
   const errorNode = error ? h("p", { id: `${id}-error`, class: "field-error" }, error) : null;
   if (hint.widget === "group") {
-    return h("h3", { class: "form-group", "data-pointer": pointer }, text(hint.label));
+    // Under the page's h1 (no section heading between): an h2, so no level is skipped (#16 item 7).
+    return h("h2", { class: "form-group", "data-pointer": pointer }, text(hint.label));
   }
   if (hint.widget === "radio") {
     const options = hint.options ?? {};

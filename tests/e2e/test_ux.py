@@ -263,3 +263,32 @@ def test_reminder_preferences_mark_the_field_the_server_named_and_move_focus(
     expect(app.locator("#push-prefs")).to_contain_text(t(lang, "push.saved"))
     expect(offsets).not_to_have_attribute("aria-invalid", "true")
     expect(summary).to_have_count(0)
+
+
+# --- 7: heading levels never skip ----------------------------------------------------------
+
+SKIPPED_LEVELS = """() => {
+    const levels = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")]
+        .filter((h) => h.offsetParent !== null || h.closest("details"))
+        .map((h) => [Number(h.tagName[1]), h.textContent.trim()]);
+    const skips = [];
+    let last = 0;
+    for (const [level, text] of levels) {
+        if (level > last + 1) skips.push(`h${last} -> h${level} "${text}"`);
+        last = level;
+    }
+    return skips;
+}"""
+
+
+def test_no_screen_skips_a_heading_level(live_server: LiveServer, app: Page, lang: str) -> None:
+    screens = ["", "#/forms", "#/extracts", "#/notifications", "#/security"]
+    screens += [f"#/forms/{f.form_id}" for f in load_catalogue().current_versions(datetime.now(UTC))]
+    for route in screens:
+        go(app, live_server.origin, route)
+        expect(app.locator("#view h1")).to_be_visible()
+        app.wait_for_load_state("networkidle")
+        assert app.evaluate(SKIPPED_LEVELS) == [], route or "dashboard"
+    go(app, live_server.origin, "#/forms/certified-extract-request")
+    expect(app.locator("h2.form-group").first).to_be_visible()
+    assert axe_violations(app) == []
