@@ -3,6 +3,7 @@
 // English and Dutch texts. No form has code of its own: a new form or version is data.
 
 import { h } from "./dom.js";
+import * as fmt from "./format.js";
 import { getLanguage, t } from "./i18n.js";
 import { ACCEPTED_TYPES } from "./uploads.js";
 
@@ -185,7 +186,7 @@ function fieldFor(f, values, files, errors, context) {
               h(
                 "li",
                 {},
-                `${file.name} (${Math.ceil(file.blob.size / 1024)} KB) `,
+                `${file.name} (${fmt.fileSize(file.blob.size, getLanguage())}) `,
                 h(
                   "button",
                   {

@@ -283,7 +283,9 @@ SKIPPED_LEVELS = """() => {
 
 def test_no_screen_skips_a_heading_level(live_server: LiveServer, app: Page, lang: str) -> None:
     screens = ["", "#/forms", "#/extracts", "#/notifications", "#/security"]
-    screens += [f"#/forms/{f.form_id}" for f in load_catalogue().current_versions(datetime.now(UTC))]
+    screens += [
+        f"#/forms/{f.form_id}" for f in load_catalogue().current_versions(datetime.now(UTC))
+    ]
     for route in screens:
         go(app, live_server.origin, route)
         expect(app.locator("#view h1")).to_be_visible()
@@ -291,4 +293,30 @@ def test_no_screen_skips_a_heading_level(live_server: LiveServer, app: Page, lan
         assert app.evaluate(SKIPPED_LEVELS) == [], route or "dashboard"
     go(app, live_server.origin, "#/forms/certified-extract-request")
     expect(app.locator("h2.form-group").first).to_be_visible()
+    assert axe_violations(app) == []
+
+
+# --- 6: numbers, dates and relative time through Intl, with separation ----------------------
+
+
+def test_grades_and_dates_follow_the_language_with_parts_kept_apart(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    go(app, live_server.origin, "")
+    expect(app.locator("#person")).to_be_visible()
+    grades = app.locator("table.results tbody td.num").all_text_contents()
+    numeric = [g for g in grades if re.fullmatch(r"\d+[.,]\d+", g)]
+    assert numeric, grades
+    decimal = "," if lang == "nl" else "."
+    assert all(decimal in g for g in numeric), numeric
+    # The due date and "in 27 days" are separate words, also for a screen reader.
+    due = app.locator("#finance dd", has=app.locator("span.relative"))
+    expect(due).to_have_count(1)
+    text = due.text_content() or ""
+    relative = app.locator("#finance span.relative").text_content() or ""
+    assert text.endswith(f", {relative}"), text
+    # Counts in messages are locale numbers too (a plural's {count}).
+    assert app.evaluate("async () => (await import('/js/i18n.js')).tp('inbox.unread', 1234)") == t(
+        lang, "inbox.unread.other", count="1,234" if lang == "en" else "1.234"
+    )
     assert axe_violations(app) == []
