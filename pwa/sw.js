@@ -38,6 +38,7 @@ const SHELL = [
   "/js/forms.js",
   "/js/i18n.js",
   "/js/operations.js",
+  "/js/nav.js",
   "/js/outbox.js",
   "/js/passkeys.js",
   "/js/push-views.js",

@@ -15,6 +15,7 @@ import { parseRoute } from "./routes.js";
 import { sessionFlows } from "./session.js";
 import { signOutPage } from "./sign-out.js";
 import { pendingSignOut } from "./sign-out-flag.js";
+import { markCurrent, startNav } from "./nav.js";
 import { loadSnapshot, saveSnapshot } from "./store.js";
 import { verifyPage } from "./verify.js";
 import { walletPage } from "./wallet.js";
@@ -152,13 +153,8 @@ function render({ keepInput = true } = {}) {
     (target?.matches("details") ? target.querySelector("summary") : target)?.focus();
   }
   const signedIn = SIGNED_IN.has(state.view);
-  el.nav.hidden = !signedIn;
+  markCurrent(state.view, signedIn);
   el.signOut.hidden = !signedIn;
-  for (const link of el.nav.querySelectorAll("a")) {
-    const current = link.getAttribute("href") === `#/${state.view}`;
-    if (current) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
   el.banner.hidden = !(state.view === "dashboard" && state.offline);
   el.banner.textContent = el.banner.hidden
     ? ""
@@ -321,6 +317,7 @@ async function start() {
     render();
   });
   el.signOut.addEventListener("click", session.signOut);
+  startNav();
   tabs?.addEventListener("message", (event) => {
     if (event.data?.type === "signed-in" && state.view === "signedOut") {
       state.signedOut = false;

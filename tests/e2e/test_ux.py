@@ -320,3 +320,59 @@ def test_grades_and_dates_follow_the_language_with_parts_kept_apart(
         lang, "inbox.unread.other", count="1,234" if lang == "en" else "1.234"
     )
     assert axe_violations(app) == []
+
+
+# --- 9: phone-first navigation: one row at 320 px, keyboard and screen-reader usable --------
+
+ROWS = """(selector) => new Set([...document.querySelectorAll(selector)]
+    .filter((e) => e.offsetParent !== null)
+    .map((e) => Math.round(e.getBoundingClientRect().top))).size"""
+OVERFLOWING = """() => [...document.querySelectorAll('.tabbar-list a, .tabbar-more')]
+    .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent)"""
+
+
+def test_navigation_takes_one_row_at_320_px_and_works_from_the_keyboard(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    app.set_viewport_size({"width": 320, "height": 640})
+    go(app, live_server.origin, "")
+    expect(app.locator("#person")).to_be_visible()
+    nav = app.get_by_role("navigation", name=t(lang, "nav.label"))
+    expect(nav).to_be_visible()
+    # The header: logo, language and Sign out in one row; the sections: one row of five.
+    assert app.evaluate(ROWS, ".tabbar-list > li") == 1
+    assert app.evaluate(OVERFLOWING) == []
+    header = app.locator(".site-header .bar").bounding_box()
+    bar = app.locator(".tabbar-list").bounding_box()
+    assert header is not None and bar is not None
+    assert header["height"] <= 64 and bar["height"] <= 64, (header, bar)
+    assert bar["y"] + bar["height"] >= 640 - 1  # at the bottom, within thumb reach
+    assert axe_violations(app) == []
+
+    # Keyboard: "More" opens a list of the other destinations; Escape closes it.
+    more = nav.get_by_role("button", name=t(lang, "nav.more"))
+    expect(more).to_have_attribute("aria-expanded", "false")
+    more.focus()
+    app.keyboard.press("Enter")
+    expect(more).to_have_attribute("aria-expanded", "true")
+    menu = app.locator("#more-menu")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_role("link", name=t(lang, "nav.inbox"))).to_be_focused()
+    assert axe_violations(app) == []
+    app.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(more).to_be_focused()
+
+    # Through "More" to Reminders: the page opens, the list closes, "More" shows where one is.
+    app.keyboard.press("Enter")
+    menu.get_by_role("link", name=t(lang, "nav.notifications")).click()
+    expect(app.get_by_role("heading", level=1)).to_have_text(t(lang, "push.title"))
+    expect(menu).to_be_hidden()
+    expect(more).to_have_class(re.compile(r"\bcurrent\b"))
+    # A destination of the bar: marked as the current page.
+    nav.get_by_role("link", name=t(lang, "nav.forms")).click()
+    expect(app.get_by_role("heading", level=1)).to_have_text(t(lang, "forms.title"))
+    expect(nav.get_by_role("link", name=t(lang, "nav.forms"))).to_have_attribute(
+        "aria-current", "page"
+    )
+    assert app.evaluate(ROWS, ".tabbar-list > li") == 1
