@@ -344,8 +344,10 @@ def test_navigation_takes_one_row_at_320_px_and_works_from_the_keyboard(
     assert app.evaluate(OVERFLOWING) == []
     header = app.locator(".site-header .bar").bounding_box()
     bar = app.locator(".tabbar-list").bounding_box()
-    assert header is not None and bar is not None
-    assert header["height"] <= 64 and bar["height"] <= 64, (header, bar)
+    assert header is not None
+    assert bar is not None
+    assert header["height"] <= 64, header
+    assert bar["height"] <= 64, bar
     assert bar["y"] + bar["height"] >= 640 - 1  # at the bottom, within thumb reach
     assert axe_violations(app) == []
 
