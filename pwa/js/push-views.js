@@ -74,7 +74,9 @@ function deviceSection(data, ui, support, endpoint, endpointHash, handlers) {
       ? h(
           "p",
           { class: ui.test.delivered ? "success" : "alert", role: "status" },
-          t(ui.test.delivered ? "push.testDelivered" : "push.testFailed", { outcome: ui.test.outcome }),
+          ui.test.outcome === "DEVICE_GONE"
+            ? t("push.testGone")
+            : t(ui.test.delivered ? "push.testDelivered" : "push.testFailed", { outcome: ui.test.outcome }),
         )
       : null,
     alertFor(ui, "test"),

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import threading
+from base64 import urlsafe_b64encode
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import PROJECT_ROOT
 from forms.catalogue import load_catalogue
+from notifications.models import PushSubscription
 from tests.e2e.conftest import LiveServer, new_phone, watch_for_problems
+from tests.e2e.phones import on_database
 from tests.e2e.test_forms_outbox import wait_for_service_worker
 from tests.e2e.test_staff import AXE
 
@@ -60,6 +70,12 @@ def axe_violations(page: Page) -> list[str]:
         f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
         for v in results["violations"]
     ]
+
+
+@pytest.fixture(scope="module")
+def live_server_env() -> dict[str, str]:
+    # The fake push service below runs on localhost (http is allowed outside production).
+    return {"PUSH_ALLOWED_HOSTS": "localhost"}
 
 
 @pytest.fixture(params=LANGUAGES)
@@ -378,3 +394,166 @@ def test_navigation_takes_one_row_at_320_px_and_works_from_the_keyboard(
         "aria-current", "page"
     )
     assert app.evaluate(ROWS, ".tabbar-list > li") == 1
+
+
+# --- 13 + 14: push opt-in is honest and recoverable -----------------------------------------
+
+
+class GonePushService(BaseHTTPRequestHandler):
+    """A push service that no longer knows any device: 410 Gone (RFC 8030 §7.3)."""
+
+    received = 0
+
+    def do_POST(self) -> None:
+        type(self).received += 1
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(410)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def gone_push_service() -> Iterator[str]:
+    """Its endpoint base URL, on a port of this helper's range (9500-9599)."""
+    for port in range(9590, 9600):
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", port), GonePushService)
+            break
+        except OSError:
+            continue
+    else:
+        pytest.fail("no free port for the fake push service")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{port}/push/"
+    server.shutdown()
+    server.server_close()
+
+
+def b64url(raw: bytes) -> str:
+    return urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# PushManager.subscribe cannot reach a real push service here (TESTING.md): the page's
+# PushManager hands out a subscription for the fake service instead, kept in localStorage so
+# that it survives a reload like a real one; "fake-push-mode" makes it hang or refuse.
+FAKE_PUSH = """(() => {
+  const config = %s;
+  const KEY = "fake-push-subscription";
+  const make = (endpoint) => ({
+    endpoint,
+    expirationTime: null,
+    toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: config.p256dh, auth: config.auth } }),
+    unsubscribe: async () => { localStorage.removeItem(KEY); return true; },
+  });
+  PushManager.prototype.getSubscription = async function () {
+    const endpoint = localStorage.getItem(KEY);
+    return endpoint ? make(endpoint) : null;
+  };
+  PushManager.prototype.subscribe = function () {
+    const mode = localStorage.getItem("fake-push-mode") || "ok";
+    if (mode === "hang") return new Promise(() => {});
+    if (mode === "refuse") return Promise.reject(new DOMException("refused", "AbortError"));
+    localStorage.setItem(KEY, config.endpoint);
+    return Promise.resolve(make(config.endpoint));
+  };
+  if (localStorage.getItem("fake-push-mode") === "deny") {
+    Notification.requestPermission = async () => "denied";
+  }
+})();"""
+
+
+def fake_push(phone: BrowserContext, endpoint_base: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    point = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    endpoint = f"{endpoint_base}{secrets.token_urlsafe(12)}"
+    config = {
+        "endpoint": endpoint,
+        "p256dh": b64url(point),
+        "auth": b64url(secrets.token_bytes(16)),
+    }
+    phone.add_init_script(FAKE_PUSH % json.dumps(config))
+    return endpoint
+
+
+def test_a_subscription_the_server_reports_gone_is_dropped_and_turn_on_is_offered_again(
+    live_server: LiveServer,
+    phone: BrowserContext,
+    app: Page,
+    lang: str,
+    gone_push_service: str,
+) -> None:
+    phone.grant_permissions(["notifications"], origin=live_server.origin)
+    fake_push(phone, gone_push_service)
+    go(app, live_server.origin, "#/notifications", t(lang, "push.title"))
+    devices = app.locator("#push-devices")
+    turn_on = app.get_by_role("button", name=t(lang, "push.enable"))
+    turn_on.click()
+    expect(devices).to_contain_text(t(lang, "push.thisDeviceOn"))
+    expect(devices.locator("li.push-device")).to_have_count(1)
+    expect(devices.locator("li.push-device")).to_contain_text(t(lang, "security.thisDevice"))
+
+    # The push service answers 410: the server drops the device; so does the app.
+    sent_before = GonePushService.received
+    devices.get_by_role("button", name=t(lang, "push.test")).click()
+    expect(devices).to_contain_text(t(lang, "push.testGone"))
+    assert GonePushService.received == sent_before + 1
+    expect(turn_on).to_be_visible()
+    expect(devices).not_to_contain_text(t(lang, "push.thisDeviceOn"))
+    expect(devices).to_contain_text(t(lang, "push.noDevices"))
+    assert app.evaluate("() => localStorage.getItem('fake-push-subscription')") is None
+    assert axe_violations(app) == []
+
+    # On again; then a scheduled push finds it gone (the server deletes it): at the next start
+    # the app does not register the dead endpoint again but offers "Turn on".
+    turn_on.click()
+    expect(devices).to_contain_text(t(lang, "push.thisDeviceOn"))
+
+    async def delete_all(db: AsyncSession) -> None:
+        await db.execute(delete(PushSubscription))
+
+    on_database(live_server, delete_all)
+    app.reload()
+    expect(turn_on).to_be_visible()
+    expect(devices).to_contain_text(t(lang, "push.noDevices"))
+    expect(devices).not_to_contain_text(t(lang, "push.thisDeviceOn"))
+    app.wait_for_timeout(500)  # the start's refreshSubscription has had its turn
+    app.reload()
+    expect(devices).to_contain_text(t(lang, "push.noDevices"))
+
+
+@pytest.mark.parametrize("mode", ["deny", "refuse", "hang"])
+def test_turning_reminders_on_says_what_to_do_when_it_cannot_work(
+    live_server: LiveServer,
+    phone: BrowserContext,
+    app: Page,
+    lang: str,
+    gone_push_service: str,
+    mode: str,
+) -> None:
+    if mode != "deny":
+        phone.grant_permissions(["notifications"], origin=live_server.origin)
+    fake_push(phone, gone_push_service)
+    phone.add_init_script(f"localStorage.setItem('fake-push-mode', '{mode}')")
+    app.clock.install()
+    go(app, live_server.origin, "#/notifications", t(lang, "push.title"))
+    turn_on = app.get_by_role("button", name=t(lang, "push.enable"))
+    turn_on.click()
+    expected = {
+        "deny": "push.error.denied.chrome",
+        "refuse": "push.error.subscribe",
+        "hang": "push.error.timeout",
+    }[mode]
+    if mode == "hang":
+        expect(app.locator("#push-enable")).to_be_disabled()
+        app.clock.fast_forward(16_000)  # the app gives up after 15 s, not 40 s and more
+    alert = app.locator("#push-devices .alert")
+    expect(alert).to_have_text(t(lang, expected))
+    expect(app.locator("#live")).to_have_text(t(lang, expected))
+    expect(turn_on).to_be_enabled()
+    assert axe_violations(app) == []
