@@ -446,7 +446,9 @@ FAKE_PUSH = """(() => {
   const make = (endpoint) => ({
     endpoint,
     expirationTime: null,
-    toJSON: () => ({ endpoint, expirationTime: null, keys: { p256dh: config.p256dh, auth: config.auth } }),
+    toJSON: () => ({
+      endpoint, expirationTime: null, keys: { p256dh: config.p256dh, auth: config.auth },
+    }),
     unsubscribe: async () => { localStorage.removeItem(KEY); return true; },
   });
   PushManager.prototype.getSubscription = async function () {
