@@ -60,6 +60,7 @@ const SHELL = [
   "/js/views.js",
   "/js/wallet.js",
   "/js/worker.js",
+  "/js/zone-select.js",
   "/locales/en.json",
   "/locales/nl.json",
   "/icons/icon.svg",

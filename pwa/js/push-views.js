@@ -6,6 +6,7 @@ import { field, submitButton } from "./fields.js";
 import * as fmt from "./format.js";
 import { getLanguage, t } from "./i18n.js";
 import { section, title } from "./views.js";
+import { zoneField } from "./zone-select.js";
 
 const KINDS = ["PAYMENT", "INCOME_STATEMENT", "APPLICATION", "DOCUMENT"];
 // The server's field names (notifications/preferences.py) -> the controls that hold them.
@@ -89,7 +90,6 @@ function preferencesSection(data, ui, handlers) {
   const invalid = ui.error?.area === "prefs" && PREFERENCE_FIELDS[ui.error.field] ? ui.error.field : null;
   const errorFor = (name) => (invalid === name ? { key: `push.invalid.${name}`, params: {} } : null);
   const deviceZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const zone = h("input", { type: "text", class: "input", name: "timeZone", value: prefs.timeZoneFollowsProfile ? deviceZone : prefs.timeZone });
   const language = h(
     "select",
     { class: "input input-short", name: "language" },
@@ -114,7 +114,7 @@ function preferencesSection(data, ui, handlers) {
             kinds: KINDS.filter((k) => el.querySelector(`input[value="${k}"]`).checked),
             offsetsDays: offsets.value.split(/[\s,;]+/).filter(Boolean).map(Number),
             quietHours: quietOn.checked ? { start: start.value, end: end.value } : null,
-            timeZone: zone.value.trim() || null,
+            timeZone: el.elements.namedItem("timeZone").value || null,
             language: language.value,
           });
         },
@@ -141,7 +141,14 @@ function preferencesSection(data, ui, handlers) {
     h("label", { class: "checkbox" }, quietOn, ` ${t("push.quiet")}`),
     field({ id: "push-quiet-start", label: t("push.quietStart"), error: errorFor("quietHours") }, start),
     field({ id: "push-quiet-end", label: t("push.quietEnd") }, end),
-    field({ id: "push-zone", label: t("push.zone"), hint: t("push.zoneHint", { zone: deviceZone }), error: errorFor("timeZone") }, zone),
+    zoneField({
+      id: "push-zone",
+      value: prefs.timeZoneFollowsProfile ? null : prefs.timeZone,
+      profileZone: prefs.timeZoneFollowsProfile ? prefs.timeZone : null,
+      deviceZone,
+      lang: getLanguage(),
+      error: errorFor("timeZone"),
+    }),
     field({ id: "push-language", label: t("push.language"), error: errorFor("language") }, language),
     submitButton(t("push.save"), { busy: ui.busy === "prefs" }),
     alertFor(ui, "prefs"),

@@ -559,3 +559,48 @@ def test_turning_reminders_on_says_what_to_do_when_it_cannot_work(
     expect(app.locator("#live")).to_have_text(t(lang, expected))
     expect(turn_on).to_be_enabled()
     assert axe_violations(app) == []
+
+
+# --- 5: the reminder time zone: a searchable select, the profile's zone preselected ---------
+
+
+def test_reminder_time_zone_is_a_searchable_select_with_the_profiles_zone_chosen(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    go(app, live_server.origin, "#/notifications", t(lang, "push.title"))
+    zone = app.get_by_label(t(lang, "push.zone"), exact=True)
+    expect(zone).to_have_value("")
+    expect(zone.locator("option:checked")).to_have_text(
+        t(lang, "push.zoneProfileIs", zone="Asia/Jakarta")
+    )
+    assert zone.evaluate("(s) => s.tagName") == "SELECT"
+    assert zone.locator("option").count() > 300  # the IANA zones this browser knows
+    # The device (Europe/Amsterdam here) is a suggestion, not the answer.
+    suggestion = app.get_by_role(
+        "button", name=t(lang, "push.zoneUseDevice", zone="Europe/Amsterdam")
+    )
+    expect(suggestion).to_be_visible()
+    assert axe_violations(app) == []
+
+    # Filtering by a city narrows the list; the chosen option always stays.
+    app.get_by_label(t(lang, "push.zoneFilter")).fill("sao paulo")
+    visible = zone.locator("optgroup:not([hidden]) option:not([hidden])")
+    expect(visible).to_have_count(1)
+    expect(visible).to_have_attribute("value", "America/Sao_Paulo")
+    zone.select_option("America/Sao_Paulo")
+    app.get_by_role("button", name=t(lang, "push.save")).click()
+    expect(app.locator("#live")).to_have_text(t(lang, "push.saved"))
+    app.reload()
+    expect(zone).to_have_value("America/Sao_Paulo")
+    # The suggestion, taken: the device's zone is chosen and saved.
+    suggestion.click()
+    expect(zone).to_have_value("Europe/Amsterdam")
+    expect(zone).to_be_focused()
+    app.get_by_role("button", name=t(lang, "push.save")).click()
+    expect(app.locator("#live")).to_have_text(t(lang, "push.saved"))
+    app.reload()
+    expect(zone).to_have_value("Europe/Amsterdam")
+    # Back to following the profile.
+    zone.select_option("")
+    app.get_by_role("button", name=t(lang, "push.save")).click()
+    expect(app.locator("#live")).to_have_text(t(lang, "push.saved"))
