@@ -195,6 +195,23 @@ class AuthController(Controller):
             request, REGISTER_COOKIE, ceremonies.start_device_link, token=data.token
         )
 
+    @post("/device-link/check", status_code=200)
+    async def device_link_check(
+        self, request: Request[Any, Any, State], data: JSONBody[DeviceLinkInput]
+    ) -> dict[str, str]:
+        """Whether a device link still works (uses nothing): until when, and for whom."""
+        limiter: RateLimiter = request.app.state.rate_limiter
+        checked = await _unit(
+            request,
+            lambda db: ceremonies.check_device_link(
+                db, limiter=limiter, token=data.token, meta=request_meta(request)
+            ),
+        )
+        return {
+            "expiresAt": checked.expires_at.isoformat(),
+            "accountName": checked.account_name,
+        }
+
     @post("/access-request", status_code=200)
     async def access_request(
         self, request: Request[Any, Any, State], data: JSONBody[AccessRequestInput]

@@ -24,6 +24,7 @@ const SHELL = [
   "/js/app.js",
   "/js/api.js",
   "/js/countries.js",
+  "/js/device-link.js",
   "/js/dom.js",
   "/js/drafts.js",
   "/js/error-summary.js",

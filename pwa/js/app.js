@@ -152,7 +152,7 @@ function render({ keepInput = true } = {}) {
     const target = document.getElementById(focused);
     (target?.matches("details") ? target.querySelector("summary") : target)?.focus();
   }
-  const signedIn = SIGNED_IN.has(state.view);
+  const signedIn = SIGNED_IN.has(state.view) || Boolean(PAGES[state.view].signedIn?.());
   markCurrent(state.view, signedIn);
   el.signOut.hidden = !signedIn;
   el.banner.hidden = !(state.view === "dashboard" && state.offline);
