@@ -160,7 +160,8 @@ class AuthController(Controller):
             ),
         )
         return Response(
-            {"signedIn": True},
+            # The passkey used: the app marks it "this device" in the list (#16 item 16).
+            {"signedIn": True, "passkeyId": str(result.passkey.id)},
             cookies=[
                 session_cookie(settings, result.session.token),
                 _expired(settings, LOGIN_COOKIE),

@@ -115,7 +115,8 @@ const HOME = new Set(["loading", "dashboard", "offline", "error", "signedOut"]);
 function show(view, { focus = false, ...options } = {}) {
   const focusWasInView = el.view.contains(document.activeElement);
   const previous = state.view;
-  const changed = view !== previous;
+  // Another link or extract (#/link/<token>) is another page, even in the same view.
+  const changed = view !== previous || (options.token ?? null) !== (state.options.token ?? null);
   if (changed) PAGES[previous]?.leave?.();
   state.view = view;
   state.options = options;

@@ -183,6 +183,9 @@ def test_passkey_journey_across_three_devices(
     passkeys = page.locator("#passkeys li.passkey")
     expect(passkeys).to_have_count(1)
     expect(passkeys.first).to_contain_text("This device only")
+    # Made and used here: marked as this device's; named by its browser and system (#16).
+    expect(passkeys.first.locator(".tag-here")).to_have_text("This device")
+    expect(passkeys.first.get_by_role("heading")).to_have_text(re.compile(r"^Chrome on Linux"))
     expect(passkeys.first).to_contain_text("last used")
     expect(page.locator("#nudge")).to_contain_text("Add a second passkey")
     expect(page.locator("#recovery")).to_contain_text("You have a recovery key")
@@ -225,6 +228,9 @@ def test_passkey_journey_across_three_devices(
 
     # The phone's page notices the new passkey by itself, and drops the used link.
     expect(passkeys).to_have_count(2)
+    # Only the phone's own passkey is "this device" here; the tablet's gets a name of its own.
+    expect(passkeys.locator(".tag-here")).to_have_count(1)
+    expect(passkeys.nth(1).get_by_role("heading")).to_have_text("Chrome on Linux (2)")
     expect(panel).to_have_count(0)
     expect(page.locator("#live")).to_have_text("A passkey was added on your other device.")
     expect(page.locator("#nudge")).to_have_count(0)

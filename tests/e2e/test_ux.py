@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.settings import PROJECT_ROOT
 from forms.catalogue import load_catalogue
 from notifications.models import PushSubscription
+from tests.e2e.authenticator import VirtualAuthenticator
 from tests.e2e.conftest import LiveServer, new_phone, watch_for_problems
 from tests.e2e.phones import on_database
 from tests.e2e.test_forms_outbox import wait_for_service_worker
@@ -604,3 +605,66 @@ def test_reminder_time_zone_is_a_searchable_select_with_the_profiles_zone_chosen
     zone.select_option("")
     app.get_by_role("button", name=t(lang, "push.save")).click()
     expect(app.locator("#live")).to_have_text(t(lang, "push.saved"))
+
+
+# --- 16: the device-link page checks the link first; 8: passkeys a person can tell apart -----
+
+CREATE_LINK = """async () => (await (await import('/js/api.js')).mutate('CreateDeviceLink'))
+    .createDeviceLink.url"""
+
+
+def test_the_device_link_page_checks_the_link_and_says_for_whom_and_how_long(
+    live_server: LiveServer, browser: Browser, phone: BrowserContext, app: Page, lang: str
+) -> None:
+    go(app, live_server.origin, "")
+    expect(app.locator("#person")).to_be_visible()
+    name = (app.locator("#person dd").first.text_content() or "").strip()
+    url = app.evaluate(CREATE_LINK)
+
+    # Another device, signed out: the account and the time left, then the button.
+    other = new_phone(browser)
+    other.add_init_script(f"localStorage.setItem('duo.language', '{lang}')")
+    try:
+        tablet = other.new_page()
+        tablet.goto(url)
+        expect(tablet.get_by_role("heading", level=1)).to_have_text(t(lang, "link.title"))
+        status = tablet.locator("#device-link-status")
+        expect(status).to_contain_text(t(lang, "link.account", name=name))
+        in_ten = "in 10 minutes" if lang == "en" else "over 10 minuten"
+        expect(status).to_contain_text(t(lang, "link.expires", time=in_ten))
+        expect(tablet.get_by_role("button", name=t(lang, "link.submit"))).to_be_enabled()
+        expect(tablet.locator("#sections-nav")).to_be_hidden()
+        assert axe_violations(tablet) == []
+        # A link that cannot work: said at once, and no button to try it.
+        tablet.goto(f"{live_server.origin}/#/link/spent-or-made-up")
+        expect(tablet.get_by_role("alert")).to_have_text(t(lang, "link.invalid"))
+        expect(tablet.get_by_role("button", name=t(lang, "link.submit"))).to_have_count(0)
+    finally:
+        other.close()
+
+    # This device, signed in: its header stays, and the page says who is signed in here.
+    app.goto(url)
+    status = app.locator("#device-link-status")
+    expect(status).to_contain_text(t(lang, "link.signedInAs", name=name, account=name))
+    expect(app.locator("#sections-nav")).to_be_visible()
+    expect(app.locator("#live")).to_have_text("")
+    assert axe_violations(app) == []
+
+
+def test_a_passkey_added_here_is_named_marked_and_offered_a_new_name(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
+    VirtualAuthenticator.attach(app)
+    go(app, live_server.origin, "#/security", t(lang, "security.title"))
+    app.get_by_role("button", name=t(lang, "security.addHere")).click()
+    name_field = app.get_by_label(t(lang, "security.newName"), exact=True)
+    expect(name_field).to_be_focused()
+    expect(name_field).to_have_value(re.compile(r"^Chrome on Linux"))
+    prompt = app.locator("[id^='rename-prompt-']")
+    expect(prompt).to_have_text(t(lang, "security.renamePrompt"))
+    assert axe_violations(app) == []
+    name_field.fill(f"Phone {lang}")
+    name_field.press("Enter")
+    mine = app.locator("#passkeys li.passkey", has_text=f"Phone {lang}")
+    expect(mine.locator(".tag-here")).to_have_text(t(lang, "security.thisDevice"))
+    expect(prompt).to_have_count(0)
