@@ -668,3 +668,18 @@ def test_a_passkey_added_here_is_named_marked_and_offered_a_new_name(
     mine = app.locator("#passkeys li.passkey", has_text=f"Phone {lang}")
     expect(mine.locator(".tag-here")).to_have_text(t(lang, "security.thisDevice"))
     expect(prompt).to_have_count(0)
+
+
+def test_the_signed_out_header_keeps_one_row_and_passes_axe(
+    live_server: LiveServer, phone: BrowserContext, lang: str
+) -> None:
+    page = phone.new_page()
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(f"{live_server.origin}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(t(lang, "signin.title"))
+    expect(page.locator("#sections-nav")).to_be_hidden()
+    header = page.locator(".site-header .bar").bounding_box()
+    assert header is not None
+    assert header["height"] <= 64, header
+    expect(page.get_by_label(t(lang, "language.label"))).to_be_visible()
+    assert axe_violations(page) == []
