@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, update
@@ -214,6 +214,32 @@ async def start_recovery(
         purpose=CeremonyPurpose.RECOVERY,
         grant_id=row.id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCheck:
+    """A device link that can still be used: until when, and whose account it adds to."""
+
+    expires_at: datetime
+    account_name: str
+
+
+async def check_device_link(
+    db: AsyncSession, *, limiter: RateLimiter, token: str, meta: RequestMeta
+) -> LinkCheck:
+    """Whether a link works, before the page offers its button (#16 item 16); uses nothing.
+
+    Refusals say as little as start_device_link's (unknown, used and expired look the same).
+    """
+    await ratelimit.enforce(limiter, ratelimit.REGISTRATION_PER_IP, meta.ip_address or "-")
+    link = await db.scalar(
+        select(DeviceLink).where(DeviceLink.token_hash == codes.token_digest(token))
+    )
+    if link is None or link.used_at is not None or utcnow() >= link.expires_at:
+        raise AuthError("DEVICE_LINK_INVALID", errors.LINK_FAILED, reason="checked")
+    person = await db.get(Person, link.person_id)
+    name = f"{person.given_names} {person.family_name}" if person else ""
+    return LinkCheck(expires_at=link.expires_at, account_name=name)
 
 
 async def start_device_link(
@@ -432,13 +458,14 @@ async def finish_registration(
         )
 
     now = utcnow()
+    taken = set(await db.scalars(select(Passkey.name).where(Passkey.person_id == person_id)))
     passkey = Passkey(
         person_id=person_id,
         credential_id=new.credential_id,
         public_key=new.public_key,
         sign_count=new.sign_count,
         aaguid=new.aaguid,
-        name=passkey_name(new.aaguid, meta.user_agent),
+        name=passkey_name(new.aaguid, meta.user_agent, taken),
         transports=new.transports,
         backup_eligible=new.backup_eligible,
         backed_up=new.backed_up,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+
+MAX_NAME_LENGTH = 56  # the column holds 64: room for " (99)"
 
 # From the community-maintained passkey AAGUID list; authenticators not here fall back to
 # the user agent. Zero AAGUIDs (attestation "none" on some platforms) say nothing.
@@ -41,16 +44,25 @@ _SYSTEMS = (
 )
 
 
-def passkey_name(aaguid: str, user_agent: str | None) -> str:
+def passkey_name(aaguid: str, user_agent: str | None, taken: Collection[str] = ()) -> str:
+    """What a person recognises (#16 item 8): the passkey provider named by the AAGUID and the
+    browser and system it was made on ("Google Password Manager · Chrome on Android"), either
+    alone when the other is unknown; numbered when the account already has that name."""
     known = KNOWN_AAGUIDS.get(aaguid.lower())
-    if known:
-        return known
     ua = user_agent or ""
     browser = next((name for token, name in _BROWSERS if token in ua), None)
     system = next((name for token, name in _SYSTEMS if token in ua), None)
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Passkey"
+    platform = f"{browser} on {system}" if browser and system else (browser or system)
+    parts = [part for part in (known, platform) if part]
+    # "Chrome on Mac" is already a platform name: no "Chrome on Mac · Chrome on Mac".
+    base = " · ".join(dict.fromkeys(parts)) or "Passkey"
+    base = base[:MAX_NAME_LENGTH]
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base} ({number})" in taken:
+        number += 1
+    return f"{base} ({number})"
 
 
 def clean_name(name: str) -> str:

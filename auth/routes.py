@@ -160,7 +160,8 @@ class AuthController(Controller):
             ),
         )
         return Response(
-            {"signedIn": True},
+            # The passkey used: the app marks it "this device" in the list (#16 item 16).
+            {"signedIn": True, "passkeyId": str(result.passkey.id)},
             cookies=[
                 session_cookie(settings, result.session.token),
                 _expired(settings, LOGIN_COOKIE),
@@ -194,6 +195,23 @@ class AuthController(Controller):
         return await _begin(
             request, REGISTER_COOKIE, ceremonies.start_device_link, token=data.token
         )
+
+    @post("/device-link/check", status_code=200)
+    async def device_link_check(
+        self, request: Request[Any, Any, State], data: JSONBody[DeviceLinkInput]
+    ) -> dict[str, str]:
+        """Whether a device link still works (uses nothing): until when, and for whom."""
+        limiter: RateLimiter = request.app.state.rate_limiter
+        checked = await _unit(
+            request,
+            lambda db: ceremonies.check_device_link(
+                db, limiter=limiter, token=data.token, meta=request_meta(request)
+            ),
+        )
+        return {
+            "expiresAt": checked.expires_at.isoformat(),
+            "accountName": checked.account_name,
+        }
 
     @post("/access-request", status_code=200)
     async def access_request(

@@ -15,6 +15,7 @@ import { parseRoute } from "./routes.js";
 import { sessionFlows } from "./session.js";
 import { signOutPage } from "./sign-out.js";
 import { pendingSignOut } from "./sign-out-flag.js";
+import { markCurrent, startNav } from "./nav.js";
 import { loadSnapshot, saveSnapshot } from "./store.js";
 import { verifyPage } from "./verify.js";
 import { walletPage } from "./wallet.js";
@@ -70,6 +71,7 @@ const host = {
   show,
   render,
   announce,
+  live: () => el.live.textContent,
   signedIn: session.signedIn,
   sessionEnded: session.sessionEnded,
   signedOutEverywhere: session.signedOutEverywhere,
@@ -113,7 +115,8 @@ const HOME = new Set(["loading", "dashboard", "offline", "error", "signedOut"]);
 function show(view, { focus = false, ...options } = {}) {
   const focusWasInView = el.view.contains(document.activeElement);
   const previous = state.view;
-  const changed = view !== previous;
+  // Another link or extract (#/link/<token>) is another page, even in the same view.
+  const changed = view !== previous || (options.token ?? null) !== (state.options.token ?? null);
   if (changed) PAGES[previous]?.leave?.();
   state.view = view;
   state.options = options;
@@ -150,14 +153,9 @@ function render({ keepInput = true } = {}) {
     const target = document.getElementById(focused);
     (target?.matches("details") ? target.querySelector("summary") : target)?.focus();
   }
-  const signedIn = SIGNED_IN.has(state.view);
-  el.nav.hidden = !signedIn;
+  const signedIn = SIGNED_IN.has(state.view) || Boolean(PAGES[state.view].signedIn?.());
+  markCurrent(state.view, signedIn);
   el.signOut.hidden = !signedIn;
-  for (const link of el.nav.querySelectorAll("a")) {
-    const current = link.getAttribute("href") === `#/${state.view}`;
-    if (current) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
   el.banner.hidden = !(state.view === "dashboard" && state.offline);
   el.banner.textContent = el.banner.hidden
     ? ""
@@ -165,8 +163,19 @@ function render({ keepInput = true } = {}) {
   document.title = `${document.getElementById("view-title")?.textContent ?? ""} · DUO Abroad`;
 }
 
-function announce(message) {
+// A status message belongs to the page it speaks about (#16 item 3): the route it was said on,
+// or the one an action is about to open (`route`). Navigating anywhere else clears it.
+let announcedFor = null;
+
+function announce(message, { route = location.hash } = {}) {
   el.live.textContent = message;
+  announcedFor = message ? pageOf(route) : null;
+}
+
+/** A route's page: dashboard anchors (#finance) are the dashboard itself. */
+function pageOf(hash) {
+  const route = parseRoute(hash);
+  return route.name === "home" ? "home" : `${route.name}/${route.id ?? route.token ?? ""}`;
 }
 
 async function refresh({ announce: say = false } = {}) {
@@ -264,6 +273,7 @@ async function markRead(id, button) {
 
 function navigate() {
   const route = parseRoute(location.hash);
+  if (announcedFor !== null && announcedFor !== pageOf(location.hash)) announce("");
   if (route.name === "home") {
     goHome(route.anchor);
   } else if (PERSONAL.has(route.name) && pendingSignOut()) {
@@ -308,6 +318,7 @@ async function start() {
     render();
   });
   el.signOut.addEventListener("click", session.signOut);
+  startNav();
   tabs?.addEventListener("message", (event) => {
     if (event.data?.type === "signed-in" && state.view === "signedOut") {
       state.signedOut = false;

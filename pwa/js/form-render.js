@@ -3,6 +3,7 @@
 // English and Dutch texts. No form has code of its own: a new form or version is data.
 
 import { h } from "./dom.js";
+import * as fmt from "./format.js";
 import { getLanguage, t } from "./i18n.js";
 import { ACCEPTED_TYPES } from "./uploads.js";
 
@@ -121,7 +122,9 @@ function fieldFor(f, values, files, errors, context) {
   const id = controlId(pointer);
   const error = errors[pointer];
   const help = text(hint.help);
-  const label = [text(hint.label), required ? null : h("span", { class: "optional" }, ` ${t("form.optional")}`)];
+  // The catalogue's label is the single source (#16 item 2): it says "(optional)" where a field
+  // is, so the app adds nothing (a screen reader would read it twice).
+  const label = text(hint.label);
   const wrap = (...children) =>
     h(
       "div",
@@ -136,7 +139,8 @@ function fieldFor(f, values, files, errors, context) {
   const helpNode = help ? h("p", { id: `${id}-hint`, class: "hint" }, help) : null;
   const errorNode = error ? h("p", { id: `${id}-error`, class: "field-error" }, error) : null;
   if (hint.widget === "group") {
-    return h("h3", { class: "form-group", "data-pointer": pointer }, text(hint.label));
+    // Under the page's h1 (no section heading between): an h2, so no level is skipped (#16 item 7).
+    return h("h2", { class: "form-group", "data-pointer": pointer }, text(hint.label));
   }
   if (hint.widget === "radio") {
     const options = hint.options ?? {};
@@ -182,7 +186,7 @@ function fieldFor(f, values, files, errors, context) {
               h(
                 "li",
                 {},
-                `${file.name} (${Math.ceil(file.blob.size / 1024)} KB) `,
+                `${file.name} (${fmt.fileSize(file.blob.size, getLanguage())}) `,
                 h(
                   "button",
                   {

@@ -18,6 +18,31 @@ export function money(value, lang) {
   }).format(value.cents / 100);
 }
 
+/** A plain number in the reader's locale: 1,234.5 / 1.234,5. */
+export function number(value, lang) {
+  return new Intl.NumberFormat(locale(lang)).format(value);
+}
+
+/**
+ * A grade as printed on the diploma ("7.5", "6.0", "goed"): numbers in the reader's locale
+ * with the decimals kept ("6,0" in Dutch), words as they are.
+ */
+export function grade(value, lang) {
+  const match = /^(\d+)(?:[.,](\d+))?$/.exec(String(value).trim());
+  if (!match) return value;
+  const decimals = match[2]?.length ?? 0;
+  return new Intl.NumberFormat(locale(lang), {
+    minimumFractionDigits: decimals,
+    maximumFractionDigits: decimals,
+  }).format(Number(`${match[1]}.${match[2] ?? "0"}`));
+}
+
+/** A file size as "12 kB" / "1.5 MB", in the reader's locale. */
+export function fileSize(bytes, lang) {
+  const [value, unit] = bytes < 1024 * 1024 ? [Math.ceil(bytes / 1024), "kilobyte"] : [bytes / (1024 * 1024), "megabyte"];
+  return new Intl.NumberFormat(locale(lang), { style: "unit", unit, maximumFractionDigits: 1 }).format(value);
+}
+
 export function percent(value, lang) {
   return new Intl.NumberFormat(locale(lang), {
     style: "percent",

@@ -1,7 +1,8 @@
 // The forms pages as DOM. js/forms.js owns the state; js/form-render.js draws the fields.
 
 import { h } from "./dom.js";
-import { renderFields, serverErrors, text } from "./form-render.js";
+import { errorSummary } from "./error-summary.js";
+import { controlId, fields, renderFields, serverErrors, text } from "./form-render.js";
 import * as fmt from "./format.js";
 import { getLanguage, t, tParts } from "./i18n.js";
 import { b64urlDecode } from "./verify-core.js";
@@ -21,6 +22,12 @@ const WAITING = new Set(["queued", "sending", "attention", "retired"]);
 
 function when(ms) {
   return time(new Date(ms).toISOString(), fmt.timestamp(ms, getLanguage()));
+}
+
+/** When DUO received an entry (its receipt's moment), else when it was queued. */
+function sentAt(entry) {
+  const received = entry.receivedAt ? Date.parse(entry.receivedAt) : Number.NaN;
+  return Number.isNaN(received) ? entry.queuedAt : received;
 }
 
 function until(iso) {
@@ -43,9 +50,7 @@ export function formsListView({ catalogue, catalogueAt, entries, drafts, online,
     section(
       "outbox",
       t("forms.outbox"),
-      entries.length === 0
-        ? h("p", {}, t("forms.outboxEmpty"))
-        : h("ul", { class: "list" }, entries.map((entry) => entryItem(entry, context, handlers))),
+      entries.length === 0 ? h("p", {}, t("forms.outboxEmpty")) : outboxGroups(entries, context, handlers),
       h(
         "button",
         {
@@ -82,6 +87,23 @@ export function formsListView({ catalogue, catalogueAt, entries, drafts, online,
         ? h("p", { class: "note" }, t("forms.catalogueAge", { time: fmt.timestamp(catalogueAt, getLanguage()) }))
         : null,
     ),
+  ];
+}
+
+// A form that has not reached DUO is not "sent" (#16 item 4): two lists, each with its own words.
+function outboxGroups(entries, context, handlers) {
+  const waiting = entries.filter((e) => WAITING.has(e.state));
+  const sent = entries.filter((e) => !WAITING.has(e.state));
+  const group = (id, heading, items) =>
+    items.length === 0
+      ? null
+      : [
+          h("h3", { id: `${id}-title` }, heading),
+          h("ul", { class: "list", id, "aria-labelledby": `${id}-title` }, items.map((e) => entryItem(e, context, handlers))),
+        ];
+  return [
+    group("forms-waiting", t("forms.waitingList"), waiting),
+    group("forms-sent", t("forms.sentList"), sent),
   ];
 }
 
@@ -127,7 +149,9 @@ function entryItem(entry, { drafts, online, blocked, acceptedUntil }, handlers) 
     "li",
     { class: "outbox-entry", id: `entry-${id}`, "data-state": entry.state },
     h("p", { class: "item-title" }, text(entry.title), " ", h("span", { class: STATE_TAG[entry.state] ?? "tag" }, t(`forms.state.${entry.state}`))),
-    h("p", { class: "note" }, t("forms.sentAt", { time: fmt.timestamp(entry.queuedAt, getLanguage()) })),
+    WAITING.has(entry.state)
+      ? h("p", { class: "note" }, tParts("forms.savedAt", { time: when(entry.queuedAt) }))
+      : h("p", { class: "note" }, tParts("forms.sentAt", { time: when(sentAt(entry)) })),
     entry.statusReason ? h("p", {}, entry.statusReason) : null,
     h("p", { class: "next", id: `next-${id}` }, t(nextStep(entry, online))),
     end && entry.state !== "retired" && Date.parse(end) > Date.now()
@@ -233,6 +257,11 @@ export function formPageView({ form, diplomas, acceptedUntil }, handlers) {
       },
     },
     general ? h("p", { class: "alert", role: "alert" }, general) : null,
+    errorSummary(
+      fields(definition)
+        .filter((f) => form.errors[f.pointer])
+        .map((f) => ({ target: controlId(f.pointer), text: `${text(f.hint.label)}: ${form.errors[f.pointer]}` })),
+    ),
     renderFields(definition, { values: form.values, files: form.files, errors: form.errors, diplomas }),
     h(
       "div",

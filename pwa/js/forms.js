@@ -6,7 +6,8 @@
 
 import { isUnauthenticated, query } from "./api.js";
 import { migrateDraft } from "./form-migrate.js";
-import { collect, controlId, missing, serverErrors, updateVisibility } from "./form-render.js";
+import { focusField } from "./error-summary.js";
+import { collect, controlId, fields, missing, serverErrors, updateVisibility } from "./form-render.js";
 import { formPageView, formsListView } from "./forms-views.js";
 import { t } from "./i18n.js";
 import * as draftStore from "./drafts.js";
@@ -175,8 +176,14 @@ export function formsPage(host) {
     if (draft && isRetired(definition)) await moveToCurrent();
   }
 
-  /** Focus and announce the list of changes after a move to the current version. */
+  /** Focus and announce the list of changes after a move to the current version, else the
+   * first field DUO refused (a correction opens there: #16 item 15). */
   function showChanges() {
+    if (form?.definition && !form.moved && !form.shownErrors) {
+      form.shownErrors = true;
+      const first = fields(form.definition).find((f) => form.errors?.[f.pointer]);
+      if (first) focusField(controlId(first.pointer));
+    }
     if (!form?.moved) return;
     form.moved = false;
     document.getElementById("changes-title")?.focus();
@@ -266,7 +273,7 @@ export function formsPage(host) {
       busy = true;
       clearTimeout(saveTimer);
       navigator.storage?.persist?.().catch(() => undefined);
-      await outbox.enqueue({
+      const queued = await outbox.enqueue({
         definition: form.definition,
         content: form.values,
         files: form.files,
@@ -274,14 +281,25 @@ export function formsPage(host) {
       });
       busy = false;
       form = null;
-      host.announce(t(navigator.onLine ? "forms.queuedOnline" : "forms.queuedOffline"));
+      const say = (key) => host.announce(t(key), { route: "#/forms" });
+      say(navigator.onLine ? "forms.queuedOnline" : "forms.queuedOffline");
       location.hash = "#/forms";
-      if (navigator.onLine) outbox.replay();
+      if (!navigator.onLine) return;
+      // "Sending" is true only until the replay ends (#16 item 4): then say what became of it,
+      // unless the person has moved on (the message belongs to the forms page).
+      const result = await outbox.replay();
+      const entry = (await outbox.listOutbox().catch(() => [])).find((e) => e.clientId === queued.clientId);
+      if (!onScreen() || host.live() !== t("forms.queuedOnline")) return;
+      if (result === "signedOut") return;
+      if (entry?.state === "received" || entry?.state === "processed") say("forms.receivedNow");
+      else if (entry?.state === "attention" || entry?.state === "retired") say("forms.needsAttentionNow");
+      else if (result === "offline") say("forms.queuedOffline");
+      else if (entry) say("forms.notNow");
     },
     async discard() {
       await draftStore.deleteDraft(form.definition.formId).catch(() => undefined);
       form = null;
-      host.announce(t("forms.discarded"));
+      host.announce(t("forms.discarded"), { route: "#/forms" });
       location.hash = "#/forms";
     },
     async sendNow() {

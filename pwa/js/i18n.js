@@ -79,7 +79,9 @@ export function tParts(key, params = {}) {
 export function tp(key, count, params = {}) {
   const form = new Intl.PluralRules(current).select(count);
   const full = `${key}.${form}` in messages ? `${key}.${form}` : `${key}.other`;
-  return t(full, { count, ...params });
+  // The count in the reader's locale too (1,234 / 1.234): #16 item 6.
+  const shown = new Intl.NumberFormat(current === "nl" ? "nl-NL" : "en-GB").format(count);
+  return t(full, { count: shown, ...params });
 }
 
 /** Static text in index.html: data-i18n="key" and data-i18n-attr="attribute:key". */

@@ -60,7 +60,32 @@ export async function signIn({ autofill = false, signal, onStep } = {}) {
   if (autofill) request.mediation = "conditional";
   const credential = await fromBrowser(() => navigator.credentials.get(request));
   onStep?.("checking");
-  return postJson("/auth/login", credentialJSON(credential));
+  const result = await postJson("/auth/login", credentialJSON(credential));
+  rememberHere(result?.passkeyId);
+  return result;
+}
+
+// Passkeys created or used on this device (server ids): the Security page marks them "This
+// device" (#16 item 16). Ids only, nothing personal; at most the last 20.
+const HERE = "duo.passkeys.here";
+
+/** The ids of the passkeys this device has created or signed in with. */
+export function passkeysHere() {
+  try {
+    return new Set(JSON.parse(localStorage.getItem(HERE) ?? "[]"));
+  } catch {
+    return new Set();
+  }
+}
+
+function rememberHere(id) {
+  if (!id) return;
+  try {
+    const ids = [...passkeysHere()].filter((known) => known !== id);
+    localStorage.setItem(HERE, JSON.stringify([...ids, id].slice(-20)));
+  } catch {
+    /* storage refused: no marker, nothing else lost */
+  }
 }
 
 /** Activation code + date of birth, then a new passkey: {passkey, signedIn, recoveryKey}. */
@@ -100,7 +125,9 @@ async function register(path, body, onStep) {
     navigator.credentials.create({ publicKey: creationOptions(publicKey) }),
   );
   onStep?.("saving");
-  return postJson("/auth/passkeys", credentialJSON(credential));
+  const result = await postJson("/auth/passkeys", credentialJSON(credential));
+  rememberHere(result?.passkey?.id);
+  return result;
 }
 
 function requireSupport() {

@@ -1,15 +1,25 @@
 // The notifications page as DOM. js/push.js owns the state and the requests.
 
 import { h } from "./dom.js";
+import { errorSummary } from "./error-summary.js";
 import { field, submitButton } from "./fields.js";
 import * as fmt from "./format.js";
 import { getLanguage, t } from "./i18n.js";
 import { section, title } from "./views.js";
+import { zoneField } from "./zone-select.js";
 
 const KINDS = ["PAYMENT", "INCOME_STATEMENT", "APPLICATION", "DOCUMENT"];
+// The server's field names (notifications/preferences.py) -> the controls that hold them.
+export const PREFERENCE_FIELDS = {
+  kinds: "push-kinds",
+  offsetsDays: "push-offsets",
+  quietHours: "push-quiet-start",
+  timeZone: "push-zone",
+  language: "push-language",
+};
 
 function alertFor(ui, area) {
-  if (ui.error?.area !== area) return null;
+  if (ui.error?.area !== area || ui.error.field) return null;
   return h("p", { class: "alert", role: "alert" }, t(ui.error.key, ui.error.params));
 }
 
@@ -65,7 +75,9 @@ function deviceSection(data, ui, support, endpoint, endpointHash, handlers) {
       ? h(
           "p",
           { class: ui.test.delivered ? "success" : "alert", role: "status" },
-          t(ui.test.delivered ? "push.testDelivered" : "push.testFailed", { outcome: ui.test.outcome }),
+          ui.test.outcome === "DEVICE_GONE"
+            ? t("push.testGone")
+            : t(ui.test.delivered ? "push.testDelivered" : "push.testFailed", { outcome: ui.test.outcome }),
         )
       : null,
     alertFor(ui, "test"),
@@ -74,8 +86,10 @@ function deviceSection(data, ui, support, endpoint, endpointHash, handlers) {
 
 function preferencesSection(data, ui, handlers) {
   const prefs = data.reminderPreferences;
+  // The field the server (or the check before it) named: marked, and listed in the summary.
+  const invalid = ui.error?.area === "prefs" && PREFERENCE_FIELDS[ui.error.field] ? ui.error.field : null;
+  const errorFor = (name) => (invalid === name ? { key: `push.invalid.${name}`, params: {} } : null);
   const deviceZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const zone = h("input", { type: "text", class: "input", name: "timeZone", value: prefs.timeZoneFollowsProfile ? deviceZone : prefs.timeZone });
   const language = h(
     "select",
     { class: "input input-short", name: "language" },
@@ -98,28 +112,44 @@ function preferencesSection(data, ui, handlers) {
           const el = event.currentTarget;
           handlers.save({
             kinds: KINDS.filter((k) => el.querySelector(`input[value="${k}"]`).checked),
-            offsetsDays: offsets.value.split(/[\s,]+/).filter(Boolean).map(Number),
+            offsetsDays: offsets.value.split(/[\s,;]+/).filter(Boolean).map(Number),
             quietHours: quietOn.checked ? { start: start.value, end: end.value } : null,
-            timeZone: zone.value.trim() || null,
+            timeZone: el.elements.namedItem("timeZone").value || null,
             language: language.value,
           });
         },
       },
     },
+    errorSummary(invalid ? [{ target: PREFERENCE_FIELDS[invalid], text: t(`push.invalid.${invalid}`) }] : [], {
+      id: "push-prefs-errors",
+      level: 3,
+    }),
     h(
       "fieldset",
-      {},
+      {
+        id: "push-kinds",
+        tabindex: "-1",
+        class: invalid === "kinds" ? "field-invalid" : null,
+        "aria-invalid": invalid === "kinds" ? "true" : null,
+      },
       h("legend", {}, t("push.kinds")),
       KINDS.map((kind) =>
         h("label", { class: "checkbox" }, h("input", { type: "checkbox", name: "kinds", value: kind, checked: prefs.kinds.includes(kind) }), ` ${t(`push.kind.${kind}`)}`),
       ),
     ),
-    field({ id: "push-offsets", label: t("push.offsets"), hint: t("push.offsetsHint") }, offsets),
+    field({ id: "push-offsets", label: t("push.offsets"), hint: t("push.offsetsHint"), error: errorFor("offsetsDays") }, offsets),
     h("label", { class: "checkbox" }, quietOn, ` ${t("push.quiet")}`),
-    field({ id: "push-quiet-start", label: t("push.quietStart") }, start),
+    field({ id: "push-quiet-start", label: t("push.quietStart"), error: errorFor("quietHours") }, start),
     field({ id: "push-quiet-end", label: t("push.quietEnd") }, end),
-    field({ id: "push-zone", label: t("push.zone"), hint: t("push.zoneHint", { zone: deviceZone }) }, zone),
-    field({ id: "push-language", label: t("push.language") }, language),
+    zoneField({
+      id: "push-zone",
+      value: prefs.timeZoneFollowsProfile ? null : prefs.timeZone,
+      profileZone: prefs.timeZoneFollowsProfile ? prefs.timeZone : null,
+      deviceZone,
+      lang: getLanguage(),
+      error: errorFor("timeZone"),
+    }),
+    field({ id: "push-language", label: t("push.language"), error: errorFor("language") }, language),
     submitButton(t("push.save"), { busy: ui.busy === "prefs" }),
     alertFor(ui, "prefs"),
     ui.saved ? h("p", { class: "success", role: "status" }, t("push.saved")) : null,

@@ -4,6 +4,7 @@
 
 import { eventsSection, sessionsSection } from "./activity-views.js";
 import { h } from "./dom.js";
+import { passkeysHere } from "./passkeys.js";
 import { codeInput, field, formError, formValues, submitButton } from "./fields.js";
 import { t, tParts } from "./i18n.js";
 import { RECOVERY_KEY } from "./signin-views.js";
@@ -69,6 +70,7 @@ function nudge(ui, handlers) {
 }
 
 function passkeysSection(passkeys, ui, handlers) {
+  const here = passkeysHere();
   return section(
     "passkeys",
     t("security.passkeysTitle"),
@@ -77,12 +79,12 @@ function passkeysSection(passkeys, ui, handlers) {
     h(
       "ul",
       { class: "list passkeys" },
-      passkeys.map((passkey) => passkeyItem(passkey, passkeys.length === 1, ui, handlers)),
+      passkeys.map((passkey) => passkeyItem(passkey, passkeys.length === 1, ui, handlers, here)),
     ),
   );
 }
 
-function passkeyItem(passkey, isLast, ui, handlers) {
+function passkeyItem(passkey, isLast, ui, handlers, here) {
   const kind = passkey.synced
     ? "security.synced"
     : passkey.deviceBound
@@ -111,7 +113,12 @@ function passkeyItem(passkey, isLast, ui, handlers) {
     "li",
     { id: `passkey-${passkey.id}`, class: "passkey" },
     h("h3", { class: "passkey-name" }, passkey.name),
-    h("p", {}, h("span", { class: passkey.synced ? "tag tag-synced" : "tag" }, t(kind))),
+    h(
+      "p",
+      {},
+      h("span", { class: passkey.synced ? "tag tag-synced" : "tag" }, t(kind)),
+      here.has(passkey.id) ? [" ", h("span", { class: "tag tag-here" }, t("security.thisDevice"))] : null,
+    ),
     h(
       "p",
       { class: "note" },
@@ -134,6 +141,10 @@ function renameForm(passkey, ui, handlers) {
       novalidate: true,
       on: onSubmit((values) => handlers.onRename(passkey.id, values.name)),
     },
+    // Right after creating it: a name the person will recognise (#16 item 8).
+    ui.justAdded === passkey.id
+      ? h("p", { class: "note", id: `rename-prompt-${passkey.id}` }, t("security.renamePrompt"))
+      : null,
     field(
       { id: `rename-input-${passkey.id}`, label: t("security.newName"), error: ui.errors.rename },
       h("input", {

@@ -127,6 +127,7 @@ export function securityPage(host) {
     const passkey = data.passkeys.find((p) => p.id === id);
     if (passkey) passkey.name = renamed.renamePasskey.name;
     ui.editing = null;
+    ui.justAdded = null;
     host.render();
     focus(`rename-${id}`);
     host.announce(t("security.renamed", { name: renamed.renamePasskey.name }));
@@ -163,7 +164,10 @@ export function securityPage(host) {
     const added = await act("add", () => passkeys.addPasskey());
     if (!added) return focusProblem("add-error");
     await load();
-    host.announce(t("security.addedHere", { name: added.passkey.name }));
+    // Named by its provider and this browser; the person may know it better by another name.
+    ui.justAdded = added.passkey.id;
+    onStartRename(added.passkey.id);
+    host.announce(`${t("security.addedHere", { name: added.passkey.name })} ${t("security.renamePrompt")}`);
   }
 
   // --- a passkey on another device -------------------------------------------------

@@ -1,6 +1,7 @@
 // The signed-out screens as DOM: sign in, activation, recovery, device link, and the recovery
 // key shown once. No state and no fetching here: js/signin.js owns both.
 
+import { linkFacts } from "./device-link.js";
 import { h } from "./dom.js";
 import { codeInput, field, formError, submitButton } from "./fields.js";
 import * as fmt from "./format.js";
@@ -204,7 +205,8 @@ export function recoverView(ui, { onSubmit }) {
 }
 
 /** The second device, opened from a link or QR code made on a signed-in device. */
-export function deviceLinkView(ui, { onCreate }) {
+export function deviceLinkView(ui, link, { onCreate }) {
+  const usable = link.status === "ok";
   return [
     title(t("link.title")),
     h("p", { class: "lead" }, t("link.text")),
@@ -213,7 +215,11 @@ export function deviceLinkView(ui, { onCreate }) {
       { id: "device-link", class: "card", "aria-labelledby": "device-link-title" },
       h("h2", { id: "device-link-title" }, t("link.formTitle")),
       formError("device-link-error", ui.error),
-      h(
+      // The link is checked first: no button for a link that cannot work (#16 item 16).
+      linkFacts(link),
+      !usable
+        ? null
+        : h(
         "form",
         {
           class: "form",
@@ -227,7 +233,7 @@ export function deviceLinkView(ui, { onCreate }) {
         },
         submitButton(t("link.submit"), { busy: ui.busy, id: "device-link-submit" }),
         progress(ui),
-      ),
+          ),
       h("p", { class: "note" }, t("link.rules")),
     ),
     backToSignIn(),

@@ -7,6 +7,7 @@ import { codeCharacters, describeError, focusProblem, formValues } from "./field
 import { t } from "./i18n.js";
 import * as passkeys from "./passkeys.js";
 import * as views from "./signin-views.js";
+import { watchLink } from "./device-link.js";
 
 /**
  * The pages, each { render(options), enter?(options), leave?() }, for app.js's router.
@@ -16,6 +17,9 @@ export function signInPages(host) {
   // One page is on screen at a time: they share this, reset on leaving one (app.js draws a
   // page before it calls enter()).
   const ui = { busy: false, step: null, error: null, fieldErrors: {} };
+  // The device link's check (device-link.js): status, expiry, whose account, who is here.
+  const link = { status: "checking", expiresAt: null, accountName: "", signedInAs: null };
+  let stopLink = () => undefined;
   // The pending conditional request (passkeys in the browser's autofill), if any.
   let autofill = null;
   let autofillAvailable = false;
@@ -252,8 +256,18 @@ export function signInPages(host) {
       leave: reset,
     },
     deviceLink: {
-      render: (options) => views.deviceLinkView(ui, { onCreate: () => onLink(options.token) }),
-      leave: reset,
+      render: (options) => views.deviceLinkView(ui, link, { onCreate: () => onLink(options.token) }),
+      enter: (options) => {
+        stopLink = watchLink(options.token, link, () => {
+          if (host.view() === "deviceLink") host.render();
+        });
+      },
+      leave: () => {
+        stopLink();
+        reset();
+      },
+      /** A device that is signed in keeps its signed-in header here (#16 item 16). */
+      signedIn: () => Boolean(link.signedInAs),
     },
     recoveryKey: {
       render: (options) =>

@@ -96,6 +96,8 @@ function financeSection(finance, tz) {
       t("finance.nextDue"),
       [
         time(finance.nextDueDate, fmt.calendarDate(finance.nextDueDate, lang)),
+        // Separated by text, not only by CSS: a screen reader would run the parts together.
+        ", ",
         h("span", { class: "relative" }, fmt.relativeCalendarDays(finance.nextDueDate, lang, tz)),
       ],
     ]);
@@ -196,6 +198,7 @@ function diplomasSection(diplomas) {
 }
 
 function resultsTable(diploma) {
+  const lang = getLanguage();
   if (diploma.results.length === 0) return h("p", {}, t("diplomas.noResults"));
   const withCredits = diploma.results.some((r) => r.credits !== null);
   return h(
@@ -221,8 +224,8 @@ function resultsTable(diploma) {
           "tr",
           {},
           h("th", { scope: "row" }, r.subject),
-          h("td", { class: "num" }, r.grade),
-          withCredits ? h("td", { class: "num" }, r.credits ?? "–") : null,
+          h("td", { class: "num" }, fmt.grade(r.grade, lang)),
+          withCredits ? h("td", { class: "num" }, r.credits === null ? "–" : fmt.number(r.credits, lang)) : null,
         ),
       ),
     ),

@@ -275,3 +275,38 @@ async def test_backup_state_is_kept_current_and_drives_the_nudge(
     phone.credentials[0].backed_up = False  # e.g. the person left the provider's sync
     assert (await login(client, phone)).status_code == 200
     assert await state() == (False, False, True)
+
+
+async def test_a_device_link_is_checked_before_use_without_being_used(
+    app: Any, client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    """#16 item 16: the link page learns until when the link works and whose account it is."""
+    me = await person_factory(given_names="Siti")
+    await activate(
+        client,
+        SoftAuthenticator(),
+        await new_code(db, me.person["customer_number"]),
+        me.person["date_of_birth"],
+    )
+    link = (await gql(client, "mutation { createDeviceLink { url expiresAt } }"))["data"][
+        "createDeviceLink"
+    ]
+    token = link["url"].rsplit("/", 1)[1]
+    async with asgi_client(app) as other_device:
+        for _ in range(2):  # checking uses nothing
+            checked = await post(other_device, "/auth/device-link/check", {"token": token})
+            assert checked.status_code == 200, checked.text
+            assert checked.json()["accountName"].startswith("Siti ")
+            assert checked.json()["expiresAt"][:16] == link["expiresAt"][:16]
+        started = await post(other_device, "/auth/device-link", {"token": token})
+        assert started.status_code == 200, started.text
+        await post(
+            other_device,
+            "/auth/passkeys",
+            SoftAuthenticator().create(started.json()["publicKey"], origin=ORIGIN),
+        )
+        used = await post(other_device, "/auth/device-link/check", {"token": token})
+        assert used.status_code == 400
+        assert error_code(used) == "DEVICE_LINK_INVALID"
+        unknown = await post(other_device, "/auth/device-link/check", {"token": "x" * 43})
+        assert error_code(unknown) == "DEVICE_LINK_INVALID"

@@ -31,12 +31,17 @@ def test_preferences_round_trip_and_opt_in_waits_for_a_tap(
     # Never asked on load: the permission prompt comes only from the button.
     assert page.evaluate("() => Notification.permission") == "default"
     expect(page.get_by_role("button", name="Turn on reminders on this device")).to_be_visible()
-    expect(page.get_by_label("Time zone")).to_have_value("Europe/Amsterdam")  # the device's
+    # The profile's zone is preselected (#16 item 5), the device's only offered.
+    expect(page.get_by_label("Time zone", exact=True)).to_have_value("")
+    expect(page.get_by_label("Time zone", exact=True).locator("option:checked")).to_have_text(
+        "Same as my profile (Asia/Jakarta)"
+    )
+    expect(page.get_by_role("button", name="Use this device's: Europe/Amsterdam")).to_be_visible()
 
     page.get_by_label("Documents to send").uncheck()
     page.get_by_label("Days before the deadline").fill("10, 2")
     page.get_by_label("Quiet from").fill("21:30")
-    page.get_by_label("Time zone").fill("Asia/Jakarta")
+    page.get_by_label("Time zone", exact=True).select_option("America/Sao_Paulo")
     page.get_by_label("Language of reminders").select_option("nl")
     page.get_by_role("button", name="Save preferences").click()
     expect(page.locator("#live")).to_have_text("Preferences saved.")
@@ -44,7 +49,7 @@ def test_preferences_round_trip_and_opt_in_waits_for_a_tap(
 
     page.reload()
     expect(page.get_by_label("Days before the deadline")).to_have_value("10, 2")
-    expect(page.get_by_label("Time zone")).to_have_value("Asia/Jakarta")
+    expect(page.get_by_label("Time zone", exact=True)).to_have_value("America/Sao_Paulo")
     expect(page.get_by_label("Quiet from")).to_have_value("21:30")
     expect(page.get_by_label("Documents to send")).not_to_be_checked()
     expect(page.get_by_label("Payments")).to_be_checked()

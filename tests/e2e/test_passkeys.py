@@ -183,6 +183,9 @@ def test_passkey_journey_across_three_devices(
     passkeys = page.locator("#passkeys li.passkey")
     expect(passkeys).to_have_count(1)
     expect(passkeys.first).to_contain_text("This device only")
+    # Made and used here: marked as this device's; named by its browser and system (#16).
+    expect(passkeys.first.locator(".tag-here")).to_have_text("This device")
+    expect(passkeys.first.get_by_role("heading")).to_have_text(re.compile(r"^Chrome on Linux"))
     expect(passkeys.first).to_contain_text("last used")
     expect(page.locator("#nudge")).to_contain_text("Add a second passkey")
     expect(page.locator("#recovery")).to_contain_text("You have a recovery key")
@@ -225,6 +228,10 @@ def test_passkey_journey_across_three_devices(
 
     # The phone's page notices the new passkey by itself, and drops the used link.
     expect(passkeys).to_have_count(2)
+    # Only the phone's own passkey is "this device" here; the tablet's is named by its browser
+    # and system (the phone's was renamed above, so no number is needed).
+    expect(passkeys.locator(".tag-here")).to_have_count(1)
+    expect(passkeys.nth(1).get_by_role("heading")).to_have_text("Chrome on Linux")
     expect(panel).to_have_count(0)
     expect(page.locator("#live")).to_have_text("A passkey was added on your other device.")
     expect(page.locator("#nudge")).to_have_count(0)
@@ -358,9 +365,10 @@ def test_sign_in_and_activation_in_dutch(live_server: LiveServer, open_device: O
     expect(page.get_by_text("Vul uw geboortedatum in.")).to_be_visible()
     expect(page.get_by_label("Activeringscode")).to_be_focused()
 
-    # A spent or made-up device link: refused by the server, explained in Dutch.
+    # A spent or made-up device link: checked before any button is offered (#16 item 16), and
+    # explained in Dutch.
     page.goto(f"{live_server.origin}/#/link/not-a-real-token")
     expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat toevoegen")
-    page.get_by_role("button", name="Passkey maken op dit apparaat").click()
-    expect(page.get_by_role("alert")).to_contain_text("Deze link werkt niet meer")
+    expect(page.get_by_role("alert")).to_contain_text("Deze link werkt niet")
+    expect(page.get_by_role("button", name="Passkey maken op dit apparaat")).to_have_count(0)
     assert device.authenticator.credentials() == []
