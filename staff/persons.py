@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from access import review
 from api.errors import NotFound
 from auth import activation, manage
 from auth import audit as auth_audit
@@ -193,6 +194,9 @@ async def revoke_access(
     if len(cleaned) > MAX_REASON:
         raise invalid("error.reasonTooLong", field="reason", max=MAX_REASON)
     await _require_view(db, person_id, staff, view_id)
+    # An approved access request not yet redeemed would otherwise still register a passkey:
+    # it may be how the account was being taken over ("account has N passkeys").
+    withdrawn = await review.withdraw_approvals(db, person_id)
     return await manage.revoke_all_access(
         db,
         person_id,
@@ -200,4 +204,5 @@ async def revoke_access(
         staff_id=staff.staff_id,
         staff_role=Role.HELPDESK.value,
         meta=meta,
+        details={"accessApprovalsWithdrawn": withdrawn},
     )
