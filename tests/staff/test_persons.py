@@ -84,6 +84,9 @@ async def test_a_purpose_is_required_and_shown_to_the_person(
     record = await client.get(f"/staff/persons/{person_id}?view={view}")
     assert record.status_code == 200
     assert "Haddad" in record.text
+    # The security events name the member who viewed (as the audit page does), not an id.
+    assert "<td>Bram Jansen</td>" in record.text
+    assert f"staff:{member.id}" not in record.text
 
     nodes = await person_events(app, db, person_id)
     seen = [n for n in nodes if n["action"] == "staff.view_person"]
