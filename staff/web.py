@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
+from litestar.exceptions import HTTPException
 from litestar.handlers import BaseRouteHandler
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -413,6 +414,46 @@ def unexpected_page(request: Request[Any, Any, State], exc: Exception) -> Respon
         message_key=f"error.{text}{'Text' if again else 'Post'}",
         **extra,
     )
+
+
+# Under /staff but not pages: the passkey ceremonies (JSON, read by static/passkey.js) and
+# the static files keep the API's JSON errors.
+_NOT_PAGES = ("/staff/auth/", "/staff/static/")
+
+
+def is_page_path(path: str) -> bool:
+    return (path == "/staff" or path.startswith("/staff/")) and not path.startswith(_NOT_PAGES)
+
+
+def http_error_page(request: Request[Any, Any, State], exc: HTTPException) -> Response[Any]:
+    """Litestar's own refusals on a staff page (no such page, wrong method, a parameter of the
+    wrong type) as a page in the member's language, with the exception's headers (Allow)."""
+    if exc.status_code >= 500:
+        return unexpected_page(request, exc)
+    not_found = exc.status_code == 404
+    return page(
+        request,
+        "error.html",
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+        title_key="error.notFoundTitle" if not_found else "error.badRequestTitle",
+        message_key="error.noSuchPage" if not_found else "error.badRequestText",
+        action={"path": "/staff/", "key": "error.toHome"},
+    )
+
+
+def pages_or(
+    api_handler: Callable[[Request[Any, Any, State], HTTPException], Response[Any]],
+) -> Callable[[Request[Any, Any, State], HTTPException], Response[Any]]:
+    """The app's HTTPException handler, with staff pages answered as pages: a mistyped staff
+    URL is refused before any route (and its router's handlers) is found."""
+
+    def handler(request: Request[Any, Any, State], exc: HTTPException) -> Response[Any]:
+        if is_page_path(request.scope["path"]):
+            return http_error_page(request, exc)
+        return api_handler(request, exc)
+
+    return handler
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

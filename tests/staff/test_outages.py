@@ -127,3 +127,24 @@ async def test_a_bug_answers_a_500_page_and_is_logged(
     assert "secret detail" not in answer.text
     [logged] = unexpected(caplog)
     assert isinstance(logged["exc_info"], RuntimeError)  # the whole story, in the log only
+
+
+async def test_a_mistyped_staff_address_answers_a_page_not_json(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    await signed_in_member(db, client, frozenset({Role.HELPDESK}))
+    for path in ("/staff/nonexistent", "/staff/activation/not-a-uuid", "/staff/persons/1/x"):
+        answer = await client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("text/html"), path
+        assert "Deze pagina bestaat niet in de backoffice" in answer.text
+        assert 'href="/staff/"' in answer.text
+    wrong_method = await client.delete("/staff/activation")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"].startswith("text/html")
+    assert "GET" in wrong_method.headers["allow"]
+    # The passkey ceremonies and the API keep their JSON errors.
+    for path in ("/staff/auth/nonexistent", "/graphql/nonexistent"):
+        api = await client.get(path)
+        assert api.status_code in (404, 405), path
+        assert api.headers["content-type"].startswith("application/json"), path
