@@ -71,6 +71,7 @@ async def test_the_queue_lists_waiting_submissions_without_naming_anyone(
     # The age filter in words: one day, several days.
     assert ">meer dan 1 dag<" in answer.text
     assert ">meer dan 3 dagen<" in answer.text
+    assert "<td>minder dan 1 d</td>" in answer.text  # received today: not "0 d"
 
 
 async def test_a_submission_is_read_with_labels_downloaded_and_rejected_with_a_reason(
