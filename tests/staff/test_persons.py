@@ -86,6 +86,10 @@ async def test_a_purpose_is_required_and_shown_to_the_person(
     assert "Haddad" in record.text
     # The security events name the member who viewed (as the audit page does), not an id.
     assert "<td>Bram Jansen</td>" in record.text
+    # Events in words, the code beside them for whoever searches the audit log.
+    assert "Dossier ingezien door DUO" in record.text
+    assert '<span class="code hint">staff.view_person</span>' in record.text
+    assert "<td>gelukt</td>" in record.text
     assert f"staff:{member.id}" not in record.text
 
     nodes = await person_events(app, db, person_id)
