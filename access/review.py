@@ -498,6 +498,29 @@ async def approve(
     return row
 
 
+async def withdraw_approvals(
+    db: AsyncSession, person_id: uuid.UUID, *, now: datetime | None = None
+) -> int:
+    """A suspected takeover (staff revoke everything): approvals of requests for this person
+    that no browser has redeemed yet stop at once, like their passkeys and activation codes.
+
+    The approval ends as if it had run out (the requesting browser is told it expired, and
+    nothing about why); the count goes into the caller's audit event.
+    """
+    now = now or utcnow()
+    result = await db.execute(
+        update(AccessRequest)
+        .where(
+            AccessRequest.person_id == person_id,
+            AccessRequest.status == RequestStatus.APPROVED,
+            AccessRequest.approval_expires_at > now,
+        )
+        .values(approval_expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def ask_more_info(
     db: AsyncSession,
     request_id: uuid.UUID,

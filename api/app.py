@@ -12,8 +12,10 @@ from typing import NoReturn
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
+from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
+from litestar.types import ExceptionHandlersMap
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -52,6 +54,7 @@ from notifications.runtime import PushRuntime
 from records.imports.jobs import RUNNER_STATE_KEY as IMPORTS_STATE_KEY
 from records.imports.jobs import ImportRunner
 from staff.pages import staff_route_handlers
+from staff.web import pages_or
 from staff.web import template_config as staff_template_config
 from wallet.routes import route_handlers as wallet_routes
 
@@ -93,6 +96,13 @@ def _exit_on_configuration_error(error: SettingsError) -> NoReturn:
     # Not SystemExit: raised inside the lifespan, Litestar and uvicorn would catch it and log a
     # traceback. Nothing has been served yet, so there is nothing to finish.
     os._exit(2)
+
+
+def _exception_handlers() -> ExceptionHandlersMap:
+    """The API's handlers; Litestar's refusals on a staff page (a mistyped URL) as a page."""
+    handlers = exception_handlers()
+    handlers[HTTPException] = pages_or(handlers[HTTPException])
+    return handlers
 
 
 def create_app(
@@ -235,7 +245,7 @@ def create_app(
                 IMPORTS_STATE_KEY: record_imports,
             }
         ),
-        exception_handlers=exception_handlers(),
+        exception_handlers=_exception_handlers(),
         logging_config=None,
         openapi_config=openapi_config(settings),
         debug=False,

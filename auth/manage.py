@@ -196,6 +196,7 @@ async def revoke_all_access(
     staff_id: uuid.UUID,
     staff_role: str,
     meta: RequestMeta,
+    details: dict[str, object] | None = None,
 ) -> AccessRevoked:
     """DUO staff, on a suspected takeover: every passkey, recovery key, unused activation code
     and device link stops working, and every session ends. The person gets back in with a new
@@ -241,6 +242,7 @@ async def revoke_all_access(
             "staffReason": reason,
             "passkeysRevoked": revoked.passkeys,
             "sessionsEnded": revoked.sessions,
+            **(details or {}),
         },
     )
     await notices.announce(db, person_id, "access.revoked", reason=reason)

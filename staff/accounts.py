@@ -234,6 +234,7 @@ async def set_roles(
         )
         raise forbidden("error.selfGrant")
     if Role.ADMIN in removed and await _would_leave_no_admin(db, member):
+        await _refused(db, by, "staff.roles", "last_admin", meta, member)
         raise invalid("error.lastAdmin", field="roles")
     if not added and not removed:
         return current
@@ -259,6 +260,27 @@ async def set_roles(
     return roles
 
 
+async def _refused(
+    db: AsyncSession,
+    by: StaffPrincipal,
+    action: str,
+    reason: str,
+    meta: RequestMeta,
+    member: StaffMember,
+) -> None:
+    """A refused account change stays on record like the self-grant (the caller commits it)."""
+    await audit.record(
+        db,
+        staff=by,
+        action=action,
+        outcome="failure",
+        reason=reason,
+        meta=meta,
+        role=Role.ADMIN,
+        details={"memberId": str(member.id)},
+    )
+
+
 async def _would_leave_no_admin(db: AsyncSession, member: StaffMember) -> bool:
     admins = await _active_admins(db)
     return member.id in admins and len(admins) <= 1
@@ -278,10 +300,12 @@ async def deactivate(
         raise forbidden("error.adminOnly")
     member = await _member(db, member_id)
     if member.id == by.staff_id:
+        await _refused(db, by, "staff.deactivate", "self_deactivate", meta, member)
         raise forbidden("error.selfDeactivate")
     if member.deactivated_at is not None:
         return member
     if await _would_leave_no_admin(db, member):
+        await _refused(db, by, "staff.deactivate", "last_admin", meta, member)
         raise invalid("error.lastAdminDeactivate", field="id")
     member.deactivated_at = now
     ended = await sessions.end_all_sessions(db, staff_id=member.id)

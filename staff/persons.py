@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from access import review
 from api.errors import NotFound
 from auth import activation, manage
 from auth import audit as auth_audit
@@ -25,7 +26,7 @@ from forms import service as forms_service
 from forms.models import FormSubmission
 from records import service as records
 from records.models import Person
-from staff import audit
+from staff import accounts, audit
 from staff.audit import Purpose, PurposeKind
 from staff.errors import StaffError, invalid
 from staff.models import Role
@@ -43,6 +44,7 @@ class Summary:
     events: Sequence[AuditEvent]
     submissions: Sequence[FormSubmission]
     view: AuditEvent
+    staff_names: dict[uuid.UUID, str]  # who "staff:<id>" in the events is, as the audit page
 
 
 async def search(
@@ -134,6 +136,8 @@ async def summary(
     person = await records.find_person(db, person_id)
     events = await auth_audit.list_for_person(db, person_id, first=25, after=None)
     submissions = await forms_service.list_submissions(db, person_id, first=10, after=None)
+    staff_ids = list({e.staff_id for e in events.items if e.staff_id})
+    members = await accounts.members_by_id(db, staff_ids) if staff_ids else {}
     return Summary(
         person=person,
         passkeys=await manage.list_passkeys(db, person_id),
@@ -141,6 +145,7 @@ async def summary(
         events=events.items,
         submissions=submissions.items,
         view=grant,
+        staff_names={k: m.name for k, m in members.items()},
     )
 
 
@@ -193,6 +198,9 @@ async def revoke_access(
     if len(cleaned) > MAX_REASON:
         raise invalid("error.reasonTooLong", field="reason", max=MAX_REASON)
     await _require_view(db, person_id, staff, view_id)
+    # An approved access request not yet redeemed would otherwise still register a passkey:
+    # it may be how the account was being taken over ("account has N passkeys").
+    withdrawn = await review.withdraw_approvals(db, person_id)
     return await manage.revoke_all_access(
         db,
         person_id,
@@ -200,4 +208,5 @@ async def revoke_access(
         staff_id=staff.staff_id,
         staff_role=Role.HELPDESK.value,
         meta=meta,
+        details={"accessApprovalsWithdrawn": withdrawn},
     )

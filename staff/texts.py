@@ -30,6 +30,12 @@ class Translator:
             raise KeyError(f"no staff text {key!r}")
         return text.format(**params) if params else text
 
+    def count(self, key: str, n: int, **params: object) -> str:
+        """`key` with a number: `key.one` where the language has it and n is 1."""
+        if n == 1 and self.has(f"{key}.one"):
+            key = f"{key}.one"
+        return self(key, n=n, **params)
+
     def has(self, key: str) -> bool:
         return key in self._texts or key in self._fallback
 

@@ -16,10 +16,12 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
+from litestar.exceptions import HTTPException
 from litestar.handlers import BaseRouteHandler
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
@@ -29,12 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.clientip import request_meta
 from api.database import begin_write
 from api.errors import DomainError
+from api.outages import RETRY_AFTER_SECONDS, DependencyUnavailable, Outages, unavailable
 from api.settings import Settings
 from staff import audit, sessions
 from staff.errors import StaffError
 from staff.models import Role
 from staff.sessions import StaffPrincipal
 from staff.texts import LANGUAGES, Translator
+
+log = structlog.get_logger("staff.web")
 
 LANG_COOKIE = "duo_staff_lang"
 CSRF_FIELD = "_csrf"
@@ -269,6 +274,7 @@ def page(
     *,
     status_code: int = 200,
     cookies: list[Cookie] | None = None,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Template:
     """Render a staff page with what every page needs (texts, member, navigation, token)."""
@@ -295,6 +301,7 @@ def page(
         },
         status_code=status_code,
         cookies=cookies or [],
+        headers=headers,
         media_type="text/html",
     )
 
@@ -370,6 +377,83 @@ def domain_error_page(request: Request[Any, Any, State], exc: DomainError) -> Re
         ),
         message=error_text(exc, Translator(language_of(request))),
     )
+
+
+def unexpected_page(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
+    """An outage of the database or Redis: 503 with Retry-After; any other failure: 500. Both
+    as a page in the member's language, never the API's JSON body (the app-wide handler's).
+
+    The outage is noted as api.http does it (one warning per outage, no traceback per request);
+    anything else is logged with its traceback and masked on the page.
+    """
+    outages: Outages | None = request.app.state.get("outages")
+    path = request.scope["path"]
+    outage = isinstance(exc, DependencyUnavailable) or bool(
+        outages.failed(exc, path=path) if outages else unavailable(exc)
+    )
+    if not outage:
+        log.error("staff.unexpected_error", path=path, exc_info=exc)
+    # Reloading a page is safe; a form post is not repeated from a link (it may have landed).
+    again = request.scope.get("method") in ("GET", "HEAD")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    extra: dict[str, Any] = {}
+    if again:
+        target = local_path(f"{path}?{query}" if query else path)
+        extra["action"] = {"path": target, "key": "error.tryAgain"}
+    if outage:
+        title, text = "error.unavailableTitle", "unavailable"
+    else:
+        title, text = "error.unexpectedTitle", "unexpected"
+    return page(
+        request,
+        "error.html",
+        status_code=503 if outage else 500,
+        # RFC 9110 §10.2.3: the same wait the API asks for (api/outages.py).
+        headers={"retry-after": str(RETRY_AFTER_SECONDS)} if outage else None,
+        title_key=title,
+        message_key=f"error.{text}{'Text' if again else 'Post'}",
+        **extra,
+    )
+
+
+# Under /staff but not pages: the passkey ceremonies (JSON, read by static/passkey.js) and
+# the static files keep the API's JSON errors.
+_NOT_PAGES = ("/staff/auth/", "/staff/static/")
+
+
+def is_page_path(path: str) -> bool:
+    return (path == "/staff" or path.startswith("/staff/")) and not path.startswith(_NOT_PAGES)
+
+
+def http_error_page(request: Request[Any, Any, State], exc: HTTPException) -> Response[Any]:
+    """Litestar's own refusals on a staff page (no such page, wrong method, a parameter of the
+    wrong type) as a page in the member's language, with the exception's headers (Allow)."""
+    if exc.status_code >= 500:
+        return unexpected_page(request, exc)
+    not_found = exc.status_code == 404
+    return page(
+        request,
+        "error.html",
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+        title_key="error.notFoundTitle" if not_found else "error.badRequestTitle",
+        message_key="error.noSuchPage" if not_found else "error.badRequestText",
+        action={"path": "/staff/", "key": "error.toHome"},
+    )
+
+
+def pages_or(
+    api_handler: Callable[[Request[Any, Any, State], HTTPException], Response[Any]],
+) -> Callable[[Request[Any, Any, State], HTTPException], Response[Any]]:
+    """The app's HTTPException handler, with staff pages answered as pages: a mistyped staff
+    URL is refused before any route (and its router's handlers) is found."""
+
+    def handler(request: Request[Any, Any, State], exc: HTTPException) -> Response[Any]:
+        if is_page_path(request.scope["path"]):
+            return http_error_page(request, exc)
+        return api_handler(request, exc)
+
+    return handler
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -23,13 +23,14 @@ from staff.web import (
     auth_required_page,
     domain_error_page,
     forbidden_page,
+    unexpected_page,
 )
 
 STATIC_DIR = resources.files("staff") / "static"
 
 
 def staff_router(extra: Sequence[Any] = ()) -> Router:
-    """Every staff page under /staff, with the staff error pages (401, 403, 404)."""
+    """Every staff page under /staff, with the staff error pages (401, 403, 404, 409, 500, 503)."""
     return Router(
         path="/staff",
         route_handlers=[
@@ -47,6 +48,8 @@ def staff_router(extra: Sequence[Any] = ()) -> Router:
             StaffAuthRequired: auth_required_page,
             StaffForbidden: forbidden_page,
             DomainError: domain_error_page,
+            # Outages (503) and bugs (500) as pages too; HTTPException keeps the app's handler.
+            Exception: unexpected_page,
         },
         include_in_schema=False,
     )

@@ -64,6 +64,7 @@ async def revoke(
 ) -> Template | Redirect:
     form = await request.form()
     reason = str(form.get("reason") or "")
+    search_reason = str(form.get("search_reason") or "")
     try:
         await attempt(
             request,
@@ -72,13 +73,32 @@ async def revoke(
             ),
         )
     except DomainError as exc:
+        # The extract stays on the page, its own reason field marked: the member fixes the
+        # reason instead of searching again. Showing it again is a view like the search's,
+        # logged with the same reason (the member gave none: nothing is shown).
+        results = None
+        if search_reason.strip():
+            results = await attempt(
+                request,
+                lambda db: extracts.find(
+                    db,
+                    staff=principal(request),
+                    extract_id=str(extract_id),
+                    customer_number=None,
+                    reason=search_reason,
+                    meta=meta(request),
+                ),
+            )
+        errors = form_errors(request, exc)
+        if results and exc.field == "reason":
+            errors = [{**e, "field": f"revoke-reason-{extract_id}"} for e in errors]
         return page(
             request,
             "extracts/search.html",
             status_code=error_status(exc),
-            values={"extract": str(extract_id), "customer": "", "reason": ""},
-            results=None,
-            errors=form_errors(request, exc),
+            values={"extract": str(extract_id), "customer": "", "reason": search_reason},
+            results=results,
+            errors=errors,
             notice=None,
         )
     return see_other("/staff/extracts?notice=extractRevoked")

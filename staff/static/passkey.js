@@ -40,6 +40,8 @@ export function attach(box) {
 }
 
 function reasonOf(box, error) {
+  // An outage (503) in the page's language; the server's own message is in English.
+  if (error?.status === 503) return box.dataset.unavailable;
   if (error?.serverMessage) return error.serverMessage;
   if (error?.name === "NotAllowedError" || error?.name === "AbortError") return box.dataset.cancelled;
   if (typeof PublicKeyCredential !== "function") return box.dataset.unsupported;
@@ -56,6 +58,7 @@ async function postJson(path, body) {
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = new Error(`HTTP ${response.status}`);
+    error.status = response.status;
     error.serverMessage = answer?.errors?.[0]?.message;
     throw error;
   }

@@ -356,3 +356,37 @@ def test_every_staff_page_passes_axe_and_works_from_the_keyboard(
     assert axe_serious(page) == []
     page.get_by_role("link", name="Beheren Ilse Meijer").click()
     assert axe_serious(page) == []
+
+
+def test_signing_in_during_an_outage_says_so_in_the_pages_language(
+    live_server: LiveServer, desk: tuple[Page, VirtualAuthenticator]
+) -> None:
+    """The ceremony's 503 (JSON, in English) becomes the page's own words; then it works."""
+    page, _ = desk
+    page.goto(invite_link(live_server, "Joost Vermeulen", {Role.AUDITOR}))
+    page.get_by_role("button", name="Mijn passkey maken").click()
+    expect(page.get_by_text("Aangemeld als Joost Vermeulen")).to_be_visible()
+    page.get_by_role("button", name="Afmelden").click()
+    expect(page.get_by_role("heading", name="Aanmelden")).to_be_visible()
+
+    outage = {
+        "status": 503,
+        "headers": {"retry-after": "5"},
+        "json": {
+            "errors": [
+                {
+                    "message": "The service is temporarily unavailable. Please try again.",
+                    "extensions": {"code": "SERVICE_UNAVAILABLE"},
+                }
+            ]
+        },
+    }
+    page.route("**/staff/auth/login/options", lambda route: route.fulfill(**outage))
+    page.get_by_role("button", name="Aanmelden met een passkey").click()
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("de backoffice kan zijn gegevens nu niet bereiken")
+    expect(status).not_to_contain_text("temporarily unavailable")
+
+    page.unroute("**/staff/auth/login/options")
+    page.get_by_role("button", name="Aanmelden met een passkey").click()
+    expect(page.get_by_text("Aangemeld als Joost Vermeulen")).to_be_visible()

@@ -75,7 +75,13 @@ async def test_the_queue_shows_timings_filters_and_a_takeover_warning(
     assert page.status_code == 200
     assert 'id="stats-open">1<' in page.text
     assert "Mei Zhang" in page.text
-    assert "1 passkeys: mogelijke overname" in page.text  # Dutch first
+    assert "Account heeft 1 passkey: mogelijke overname" in page.text  # Dutch first
+    assert "1 passende persoon<" in page.text  # one, not "perso(o)n(en)"
+    client.cookies.set("duo_staff_lang", "en", domain="testserver.local")
+    english = await client.get("/staff/activation")
+    assert "Account has 1 passkey: possible takeover" in english.text
+    assert "1 matching person<" in english.text
+    client.cookies.delete("duo_staff_lang")
     other_country = await client.get("/staff/activation", params={"country": "ID"})
     assert "Mei Zhang" not in other_country.text
     old_only = await client.get("/staff/activation", params={"age": "24"})

@@ -106,6 +106,12 @@ async def test_the_last_admin_cannot_be_removed(
     assert answer.status_code == 400
     assert "laatste beheerder" in answer.text
     assert await _roles(db, admin.id) == {"admin"}
+    [refusal] = await events(db, "staff.roles")
+    assert (refusal.outcome, refusal.reason, refusal.staff_id) == (
+        "failure",
+        "last_admin",
+        admin.id,
+    )
 
 
 def _principal(member: Member) -> sessions.StaffPrincipal:
@@ -126,6 +132,8 @@ async def test_two_admins_removing_each_other_leave_one(db: AsyncSession) -> Non
     assert refused.value.key == "error.lastAdminDeactivate"
     active = await db.scalars(select(StaffMember.name).where(StaffMember.deactivated_at.is_(None)))
     assert list(active) == ["A"]
+    recorded = [(e.outcome, e.reason, e.staff_id) for e in await events(db, "staff.deactivate")]
+    assert recorded == [("success", None, first.id), ("failure", "last_admin", second.id)]
 
 
 async def test_an_admin_cannot_deactivate_themselves(db: AsyncSession) -> None:
@@ -136,6 +144,12 @@ async def test_an_admin_cannot_deactivate_themselves(db: AsyncSession) -> None:
         await accounts.deactivate(db, first.id, by=_principal(first), meta=RequestMeta())
 
     assert refused.value.code == "FORBIDDEN"
+    [refusal] = await events(db, "staff.deactivate")
+    assert (refusal.outcome, refusal.reason, refusal.staff_id) == (
+        "failure",
+        "self_deactivate",
+        first.id,
+    )
 
 
 async def test_deactivation_ends_the_members_sessions(

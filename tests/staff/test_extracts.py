@@ -41,9 +41,17 @@ async def test_an_extract_is_found_and_revoked_with_a_reason(
     assert extract["id"] in by_person.text
 
     refused = await client.post(
-        f"/staff/extracts/{extract['id']}/revoke", data={"reason": "", "_csrf": member.csrf}
+        f"/staff/extracts/{extract['id']}/revoke",
+        data={"reason": "", "search_reason": "Holder asked by phone", "_csrf": member.csrf},
     )
     assert refused.status_code == 400
+    # The extract stays in front of the member, the error at its own reason field (not at
+    # the search's reason), so that they give the reason instead of searching again.
+    field = f"revoke-reason-{extract['id']}"
+    assert f'href="#{field}"' in refused.text
+    assert f'id="{field}-error"' in refused.text
+    assert 'id="reason-error"' not in refused.text
+    assert f'action="/staff/extracts/{extract["id"]}/revoke"' in refused.text
     revoked = await client.post(
         f"/staff/extracts/{extract['id']}/revoke",
         data={"reason": "Issued for the wrong diploma", "_csrf": member.csrf},
@@ -55,6 +63,7 @@ async def test_an_extract_is_found_and_revoked_with_a_reason(
     assert [(v.person_id, v.details["staffRole"], v.details["purposeReason"]) for v in views] == [
         (person_id, "credentials", "Verifier reported fraud"),
         (person_id, "credentials", "Holder asked by phone"),
+        (person_id, "credentials", "Holder asked by phone"),  # shown again with the error
     ]
     [revocation] = await events(db, "extract.revoke")
     assert revocation.staff_id == member.id

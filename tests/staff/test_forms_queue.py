@@ -68,6 +68,10 @@ async def test_the_queue_lists_waiting_submissions_without_naming_anyone(
     assert client_id[:8] in answer.text
     assert "Okonkwo" not in answer.text
     assert await events(db, "staff.view_person") == []
+    # The age filter in words: one day, several days.
+    assert ">meer dan 1 dag<" in answer.text
+    assert ">meer dan 3 dagen<" in answer.text
+    assert "<td>minder dan 1 d</td>" in answer.text  # received today: not "0 d"
 
 
 async def test_a_submission_is_read_with_labels_downloaded_and_rejected_with_a_reason(

@@ -11,7 +11,9 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from staff.models import Role
-from tests.auth.flows import activate, login
+from tests.access.support import requester
+from tests.access.test_registration import approve, register
+from tests.auth.flows import activate, error_code, login, passkey_count
 from tests.staff.support import Member, events, signed_in_member
 from tests.support import add_person, asgi_client, sign_in
 from tests.webauthn_soft import SoftAuthenticator
@@ -82,6 +84,13 @@ async def test_a_purpose_is_required_and_shown_to_the_person(
     record = await client.get(f"/staff/persons/{person_id}?view={view}")
     assert record.status_code == 200
     assert "Haddad" in record.text
+    # The security events name the member who viewed (as the audit page does), not an id.
+    assert "<td>Bram Jansen</td>" in record.text
+    # Events in words, the code beside them for whoever searches the audit log.
+    assert "Dossier ingezien door DUO" in record.text
+    assert '<span class="code hint">staff.view_person</span>' in record.text
+    assert "<td>gelukt</td>" in record.text
+    assert f"staff:{member.id}" not in record.text
 
     nodes = await person_events(app, db, person_id)
     seen = [n for n in nodes if n["action"] == "staff.view_person"]
@@ -189,3 +198,34 @@ async def test_actions_need_a_fresh_view(client: httpx.AsyncClient, db: AsyncSes
 
     assert answer.status_code == 403
     assert await events(db, "activation.issue") == []
+
+
+async def test_revoking_access_also_stops_an_approved_access_request_not_yet_redeemed(
+    app: Litestar, client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """Suspected takeover: an approval whose browser has not registered yet (perhaps the
+    takeover itself) registers nothing once staff revoked everything."""
+    bundle = await add_person(db)
+    person = bundle.person
+    member = await signed_in_member(db, client, frozenset({Role.HELPDESK}))
+    async with asgi_client(app) as requesting_browser:
+        me = requester(requesting_browser)
+        await me.submit_complete()
+        await approve(db, me, person["id"])
+        assert (await me.state()).json()["canRegister"] is True
+
+        view = await open_record(client, member, person["id"], "Takeover reported by phone")
+        revoked = await client.post(
+            f"/staff/persons/{person['id']}/revoke-access",
+            data={"view": view, "reason": "Someone else asked for access", "_csrf": member.csrf},
+        )
+        assert revoked.status_code == 303
+
+        state = (await me.state()).json()
+        assert (state["status"], state["canRegister"]) == ("approved", False)
+        refused = await register(requesting_browser, me.request_id, me.secret, SoftAuthenticator())
+        assert refused.status_code == 400
+        assert error_code(refused) == "ACCESS_REQUEST_INVALID"
+    assert await passkey_count(db, person["id"]) == 0
+    [event] = await events(db, "staff.revoke_access")
+    assert event.details["accessApprovalsWithdrawn"] == 1

@@ -83,3 +83,14 @@ async def test_the_language_switch_keeps_the_page_and_its_query(
     page = await client.get("/staff/forms", params={"age": "7"})
 
     assert 'href="/staff/language?to=en&amp;next=/staff/forms%3Fage%3D7"' in page.text
+
+
+async def test_pages_name_an_icon_the_staff_ui_serves(client: httpx.AsyncClient) -> None:
+    """No /favicon.ico 404 on every page; on a staff host of its own only /staff/ is served,
+    so the icon is the staff UI's own file, not the PWA's /icons/."""
+    sign_in = await client.get("/staff/sign-in")
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', sign_in.text)
+    assert icon, "no icon link"
+    assert icon.group(1).startswith("/staff/")
+    served = await client.get(icon.group(1))
+    assert (served.status_code, served.headers["content-type"]) == (200, "image/svg+xml")
