@@ -49,7 +49,7 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
     @strawberry.field
     async def person(self, info: Ctx) -> Person:
         ctx = info.context
-        return Person.from_model(await ctx.read(records.get_person, ctx.person_id()))
+        return Person.from_model(await ctx.read_once(records.get_person, ctx.person_id()))
 
     @strawberry.field(description="Education history, most recent first.")
     async def enrolments(self, info: Ctx) -> list[Enrolment]:
@@ -84,6 +84,7 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
         include_completed: bool = False,
     ) -> Connection[Deadline]:
         ctx = info.context
+        language = (await ctx.read_once(records.get_person, ctx.person_id())).preferred_language
         page = await ctx.read(
             records.list_deadlines,
             ctx.person_id(),
@@ -91,15 +92,17 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
             after=after,
             include_completed=include_completed,
         )
-        return connection(page, Deadline.from_model)
+        return connection(page, lambda row: Deadline.from_model(row, language))
 
     @strawberry.field(description="Inbox messages, newest first.")
     async def inbox(
         self, info: Ctx, first: int = 20, after: str | None = None
     ) -> Connection[InboxMessage]:
         ctx = info.context
+        # Rendered in the language the person chose (#16 item 1); the person is loaded once.
+        language = (await ctx.read_once(records.get_person, ctx.person_id())).preferred_language
         page = await ctx.read(inbox.list_messages, ctx.person_id(), first=first, after=after)
-        return connection(page, InboxMessage.from_model)
+        return connection(page, lambda row: InboxMessage.from_model(row, language))
 
     @strawberry.field
     async def unread_messages(self, info: Ctx) -> int:
@@ -132,7 +135,8 @@ class RecordsMutation:
     async def mark_message_read(self, info: Ctx, id: strawberry.ID) -> InboxMessage:
         ctx = info.context
         message = await ctx.write(inbox.mark_read, ctx.person_id(), parse_uuid(id))
-        return InboxMessage.from_model(message)
+        language = (await ctx.read_once(records.get_person, ctx.person_id())).preferred_language
+        return InboxMessage.from_model(message, language)
 
 
 Mutation = merge_types(

@@ -36,6 +36,7 @@ from extracts.models import Extract, ShareLink
 from extracts.pdf import render_pdf
 from extracts.statuslist import b64url_decode
 from extracts.verify import MAX_JWS_CHARS, Verification
+from records import service as records
 
 T = TypeVar("T")
 JOSE = "application/jose"  # RFC 7515 §9.2.1: a compact-serialised JWS
@@ -255,7 +256,9 @@ class ExtractController(Controller):
         if suffix not in SUFFIXES:
             raise NotFound("No such extract format.", field="id")
         settings: Settings = request.app.state.settings
-        extract = await _unit(request, lambda db: _owned(db, request, settings, extract_id))
+        extract, reader_language = await _unit(
+            request, lambda db: _owned(db, request, settings, extract_id)
+        )
         # Vary: Cookie keeps a shared browser profile from serving one person's copy to another.
         headers = {"vary": "Cookie"}
         origin = settings.public_origin
@@ -288,7 +291,8 @@ class ExtractController(Controller):
                 cache_control=IMMUTABLE,
                 extra=headers,
             )
-        language = _lang(lang, extract.language)
+        # By default in the language the person reads the app in now (#16 item 1).
+        language = _lang(lang, reader_language)
         etag = _strong_etag(extract.jws, suffix, language, render.RENDER_VERSION, origin)
         if _matches(request, etag):  # skip rendering when the copy in cache is current
             return _cached(
@@ -339,7 +343,8 @@ async def _in_use(db: AsyncSession, number: int) -> None:
 
 async def _owned(
     db: AsyncSession, request: Request[Any, Any, Any], settings: Settings, extract_id: uuid.UUID
-) -> Extract:
+) -> tuple[Extract, str]:
+    """The signed-in person's extract, and the language they chose for the app."""
     token = request.cookies.get(session_cookie_name(settings))
     if not token:
         raise Unauthenticated()
@@ -349,7 +354,11 @@ async def _owned(
     if lookup.principal is None:
         await db.commit()  # an expired session was deleted: keep that
         raise Unauthenticated()
-    return await service.get_extract(db, lookup.principal.person_id, extract_id)
+    person_id = lookup.principal.person_id
+    extract = await service.get_extract(db, person_id, extract_id)
+    person = await records.get_person(db, person_id)
+    language = person.preferred_language if person.preferred_language in service.LANGUAGES else "en"
+    return extract, language
 
 
 @get("/s/{token:str}", cache=False)

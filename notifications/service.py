@@ -6,9 +6,10 @@ Every read is scoped by person_id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from api.database import utcnow
 from api.errors import NotFound
 from api.pagination import Page, check_page_size, paginate
 from notifications import subscriptions
+from notifications.messages import render
 from notifications.models import (
     DeliveryStatus,
     InboxMessage,
@@ -33,9 +35,30 @@ from records.models import Person
 
 
 async def post_message(
-    db: AsyncSession, person_id: uuid.UUID, *, kind: MessageKind, subject: str, body: str
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    kind: MessageKind,
+    key: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    subject: str = "",
+    body: str = "",
 ) -> InboxMessage:
-    message = InboxMessage(person_id=person_id, kind=kind, subject=subject, body=body)
+    """Post to the inbox: a catalogued message by key (rendered when read) or a free text."""
+    if key is not None:
+        person = await db.get(Person, person_id)
+        text = render(key, params, person.preferred_language if person else "en")
+        if text is None:
+            raise ValueError(f"unknown message {key!r}")
+        subject, body = text.title, text.body
+    message = InboxMessage(
+        person_id=person_id,
+        kind=kind,
+        text_key=key,
+        params=dict(params) if params is not None else None,
+        subject=subject,
+        body=body,
+    )
     db.add(message)
     await db.flush()
     return message

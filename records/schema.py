@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 from records import models
+from records.texts import deadline_description
 
 
 @strawberry.enum(description="Dutch education level.")
@@ -157,12 +158,12 @@ class Deadline:
     completed: bool
 
     @classmethod
-    def from_model(cls, row: models.Deadline) -> Deadline:
+    def from_model(cls, row: models.Deadline, language: str) -> Deadline:
         return cls(
             id=strawberry.ID(str(row.id)),
             kind=DeadlineKind(row.kind.value),
             due_at=row.due_at,
-            description=row.description,
+            description=deadline_description(row.kind, row.description, language),
             completed=row.completed_at is not None,
         )
 

@@ -5,7 +5,14 @@
 import { accessPage } from "./access.js";
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
-import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
+import {
+  detectLanguage,
+  getLanguage,
+  languageStored,
+  pendingLanguage,
+  setLanguage,
+  t,
+} from "./i18n.js";
 import { extractsPage } from "./extracts.js";
 import { formsPage, startOutbox } from "./forms.js";
 import { notificationsPage, refreshSubscription } from "./push.js";
@@ -179,8 +186,12 @@ async function refresh({ announce: say = false } = {}) {
   const generation = state.generation;
   if (state.view === "dashboard") announce(t("status.updating"));
   try {
-    const data = await query(DASHBOARD);
+    let data = await query(DASHBOARD);
     if (generation !== state.generation) return;
+    if (await followLanguage(data.viewer?.person?.preferredLanguage)) {
+      data = await query(DASHBOARD); // the server's texts, now in the chosen language
+      if (generation !== state.generation) return;
+    }
     state.viewer = data.viewer;
     state.fetchedAt = Date.now();
     state.offline = false;
@@ -198,6 +209,28 @@ async function refresh({ announce: say = false } = {}) {
   } finally {
     state.loading = false;
   }
+}
+
+/**
+ * One language everywhere (#16 item 1): a language chosen in this app is stored on the profile
+ * (the server renders inbox messages, deadlines and notifications in it); with no new choice
+ * here, the profile's (chosen on another device) is taken. True when the profile changed.
+ */
+async function followLanguage(profile) {
+  if (!profile) return false;
+  const chosen = pendingLanguage();
+  if (chosen && chosen !== profile) {
+    await mutate("UpdatePreferences", { input: { preferredLanguage: chosen } });
+    languageStored();
+    return true;
+  }
+  languageStored();
+  if (!chosen && profile !== getLanguage()) {
+    await setLanguage(profile, { remember: true });
+    languageStored(); // the profile's own: nothing to send back
+    el.language.value = profile;
+  }
+  return false;
 }
 
 async function handleLoadError(error) {
@@ -306,6 +339,8 @@ async function start() {
   el.language.addEventListener("change", async () => {
     await setLanguage(el.language.value, { remember: true });
     render();
+    // Signed in: store it on the profile now and fetch the server's texts again in it.
+    if (state.viewer && navigator.onLine !== false) refresh();
   });
   el.signOut.addEventListener("click", session.signOut);
   tabs?.addEventListener("message", (event) => {
