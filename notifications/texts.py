@@ -169,3 +169,24 @@ def _encode(payload: dict[str, object]) -> bytes:
             {**payload, "body": shortened}, ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
     return data
+
+
+INBOX_URL = "/#inbox"
+
+
+def message_payload(*, title: str, body: str, language: str, message_id: uuid.UUID) -> bytes:
+    """An inbox message (a form decision) pushed to a device: its subject and a pointer."""
+    return _encode(
+        {
+            "v": 1,
+            "type": "message",
+            "title": title,
+            "body": body,
+            "lang": language,
+            "url": INBOX_URL,
+            "tag": f"message-{message_id}",
+            "deadlineId": None,
+            "messageId": str(message_id),
+            "dueAt": None,
+        }
+    )
