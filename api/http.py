@@ -71,6 +71,7 @@ DYNAMIC_PREFIXES = (
     "/forms/",
     "/extracts/",
     "/s/",
+    "/v/",
     "/health/",
     "/.well-known/",
     "/wallet/",
