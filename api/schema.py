@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -27,9 +29,11 @@ from auth.schema import AccountFields, AuthMutation
 from extracts.schema import ExtractFields, ExtractMutation
 from forms.schema import FormsFields, FormsMutation, FormsQuery
 from graphql import GraphQLError
+from notifications import preferences as push_preferences
 from notifications import service as inbox
 from notifications.schema import InboxMessage, PushFields, PushMutation
 from records import service as records
+from records.models import Person as PersonModel
 from records.schema import (
     Deadline,
     Diploma,
@@ -118,13 +122,29 @@ class Query(FormsQuery):
         return Viewer()
 
 
+async def _update_preferences(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    preferred_language: str | None,
+    time_zone: str | None,
+) -> PersonModel:
+    """The profile's language and zone; a language chosen in the app is the reminders' too."""
+    person = await records.update_preferences(
+        db, person_id, preferred_language=preferred_language, time_zone=time_zone
+    )
+    if preferred_language is not None:
+        await push_preferences.follow_profile_language(db, person_id)
+    return person
+
+
 @strawberry.type
 class RecordsMutation:
     @strawberry.mutation(description="Change language and time zone (used for reminders).")
     async def update_preferences(self, info: Ctx, input: PreferencesInput) -> Person:
         ctx = info.context
         person = await ctx.write(
-            records.update_preferences,
+            _update_preferences,
             ctx.person_id(),
             preferred_language=input.preferred_language,
             time_zone=input.time_zone,
