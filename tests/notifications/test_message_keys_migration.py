@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from api.database import UTCDateTime, create_engine
 from api.migrate import upgrade_connection
@@ -44,9 +48,30 @@ async def _insert(conn: AsyncConnection, table: str, rows: list[dict[str, object
     await conn.execute(TABLES[table].insert(), rows)
 
 
-async def test_old_messages_get_keys_and_render_in_the_language_chosen_later() -> None:
-    path = Path(tempfile.mkdtemp(prefix="duo-0017-")) / "db.sqlite3"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+@pytest.fixture
+async def scratch_url(database_url: str) -> AsyncIterator[str]:
+    """A database of its own, migrated step by step: beside the suite's on PostgreSQL."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        yield f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='duo-0017-')) / 'db.sqlite3'}"
+        return
+    name = f"{make_url(database_url).database}_0017"
+    assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name), name  # interpolated below
+    admin = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def test_old_messages_get_keys_and_render_in_the_language_chosen_later(
+    scratch_url: str,
+) -> None:
+    engine = create_engine(scratch_url)
     bundle = make_bundle(1, today=date(2026, 11, 1))
     person_id = bundle.person["id"]
     deadline = bundle.deadlines[0]
@@ -121,7 +146,7 @@ async def test_old_messages_get_keys_and_render_in_the_language_chosen_later() -
         await engine.dispose()
 
     def key_of(name: str) -> tuple[str | None, object]:
-        row = rows[ids[name].hex] if ids[name].hex in rows else rows[str(ids[name])]
+        row = next(r for i, r in rows.items() if str(i).replace("-", "") == ids[name].hex)
         params = json.loads(row.params) if isinstance(row.params, str) else row.params
         return row.text_key, params
 
