@@ -220,7 +220,12 @@ async function followLanguage(profile) {
   if (!profile) return false;
   const chosen = pendingLanguage();
   if (chosen && chosen !== profile) {
-    await mutate("UpdatePreferences", { input: { preferredLanguage: chosen } });
+    try {
+      await mutate("UpdatePreferences", { input: { preferredLanguage: chosen } });
+    } catch (error) {
+      warn(error); // still pending: sent again at the next refresh
+      return false;
+    }
     languageStored();
     return true;
   }
