@@ -128,12 +128,17 @@ async def _update_preferences(
     *,
     preferred_language: str | None,
     time_zone: str | None,
+    language_from_device: bool,
 ) -> PersonModel:
     """The profile's language and zone; a language chosen in the app is the reminders' too."""
     person = await records.update_preferences(
-        db, person_id, preferred_language=preferred_language, time_zone=time_zone
+        db,
+        person_id,
+        preferred_language=preferred_language,
+        time_zone=time_zone,
+        language_from_device=language_from_device,
     )
-    if preferred_language is not None:
+    if preferred_language is not None and not language_from_device:
         await push_preferences.follow_profile_language(db, person_id)
     return person
 
@@ -148,6 +153,7 @@ class RecordsMutation:
             ctx.person_id(),
             preferred_language=input.preferred_language,
             time_zone=input.time_zone,
+            language_from_device=input.language_from_device,
         )
         return Person.from_model(person)
 

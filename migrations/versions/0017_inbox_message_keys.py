@@ -1,4 +1,5 @@
-"""inbox message keys: messages stored as a key and parameters, rendered in the reader's language
+"""inbox message keys: messages stored as a key and parameters, rendered in the reader's language;
+when a person chose their language in the app
 
 Revision ID: 0017
 Revises: 0016
@@ -27,6 +28,9 @@ BATCH = 1000
 
 
 def upgrade() -> None:
+    # When the person chose the language in the app (a device's own language does not count).
+    with op.batch_alter_table("persons", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language_chosen_at", UTCDateTime(), nullable=True))
     with op.batch_alter_table("inbox_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("text_key", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("params", PortableJSON, nullable=True))
@@ -37,6 +41,8 @@ def downgrade() -> None:
     with op.batch_alter_table("inbox_messages", schema=None) as batch_op:
         batch_op.drop_column("params")
         batch_op.drop_column("text_key")
+    with op.batch_alter_table("persons", schema=None) as batch_op:
+        batch_op.drop_column("language_chosen_at")
 
 
 def _titles() -> dict[str, dict[str, str]]:

@@ -188,7 +188,7 @@ async function refresh({ announce: say = false } = {}) {
   try {
     let data = await query(DASHBOARD);
     if (generation !== state.generation) return;
-    if (await followLanguage(data.viewer?.person?.preferredLanguage)) {
+    if (await followLanguage(data.viewer?.person)) {
       data = await query(DASHBOARD); // the server's texts, now in the chosen language
       if (generation !== state.generation) return;
     }
@@ -212,30 +212,43 @@ async function refresh({ announce: say = false } = {}) {
 }
 
 /**
- * One language everywhere (#16 item 1): a language chosen in this app is stored on the profile
- * (the server renders inbox messages, deadlines and notifications in it); with no new choice
- * here, the profile's (chosen on another device) is taken. True when the profile changed.
+ * One language everywhere (#16 item 1): the server renders inbox messages, deadlines and
+ * notifications in the profile's language, so the app and the profile must agree. A language
+ * chosen in this app is stored as the person's choice; with none made here, a choice made on
+ * another device is taken, and otherwise this device's language is offered to the profile.
+ * True when the profile changed (the server's texts must be fetched again).
  */
-async function followLanguage(profile) {
-  if (!profile) return false;
+async function followLanguage(person) {
+  if (!person?.preferredLanguage) return false;
+  const profile = person.preferredLanguage;
   const chosen = pendingLanguage();
-  if (chosen && chosen !== profile) {
-    try {
-      await mutate("UpdatePreferences", { input: { preferredLanguage: chosen } });
-    } catch (error) {
-      warn(error); // still pending: sent again at the next refresh
-      return false;
+  if (!chosen && person.languageChosen) {
+    if (profile !== getLanguage()) {
+      await setLanguage(profile, { remember: true });
+      languageStored(); // the profile's own: nothing to send back
+      el.language.value = profile;
     }
+    return false;
+  }
+  const mine = chosen ?? getLanguage();
+  if (mine === profile && (!chosen || person.languageChosen)) {
     languageStored();
-    return true;
+    return false;
   }
-  languageStored();
-  if (!chosen && profile !== getLanguage()) {
-    await setLanguage(profile, { remember: true });
-    languageStored(); // the profile's own: nothing to send back
-    el.language.value = profile;
+  try {
+    const input = { preferredLanguage: mine, languageFromDevice: !chosen };
+    const stored = (await mutate("UpdatePreferences", { input })).updatePreferences;
+    languageStored();
+    if (stored.preferredLanguage !== getLanguage()) {
+      await setLanguage(stored.preferredLanguage, { remember: true }); // chosen meanwhile
+      languageStored();
+      el.language.value = stored.preferredLanguage;
+    }
+    return stored.preferredLanguage !== profile;
+  } catch (error) {
+    warn(error); // a choice stays pending: sent again at the next refresh
+    return false;
   }
-  return false;
 }
 
 async function handleLoadError(error) {

@@ -177,3 +177,31 @@ async def test_a_message_from_before_keys_keeps_its_text(
     await db.commit()
     await sign_in(client, db, me.person["id"])
     assert "Een oude brief\nZoals hij was." in await screens(client)
+
+
+async def test_a_devices_own_language_never_overrides_a_choice_made_in_the_app(
+    client: httpx.AsyncClient, db: AsyncSession, person_factory: Any
+) -> None:
+    me = await person_factory(preferred_language="nl")  # DUO's register's, not a choice
+    await sign_in(client, db, me.person["id"])
+
+    async def send(language: str, *, from_device: bool) -> Any:
+        body = await gql(
+            client,
+            UPDATE,
+            {"input": {"preferredLanguage": language, "languageFromDevice": from_device}},
+        )
+        assert "errors" not in body, body
+        return body["data"]["updatePreferences"]
+
+    assert await send("en", from_device=True) == {
+        "id": str(me.person["id"]),
+        "preferredLanguage": "en",
+        "languageChosen": False,
+        "timeZone": me.person["time_zone"],
+    }
+    chosen = await send("nl", from_device=False)
+    assert (chosen["preferredLanguage"], chosen["languageChosen"]) == ("nl", True)
+    kept = await send("en", from_device=True)  # another phone, in English by its settings
+    assert (kept["preferredLanguage"], kept["languageChosen"]) == ("nl", True)
+    assert "Welkom bij DUO Abroad" in await screens(client)
