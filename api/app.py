@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from access.routes import make_access_controller
 from api.database import create_engine, create_session_factory
 from api.gql_view import make_graphql_controller_class
-from api.http import ApiRequest, EdgeMiddleware, exception_handlers, live, ready
+from api.http import ApiRequest, EdgeMiddleware, HeadAsGet, exception_handlers, live, ready
 from api.logging import configure_logging, startup_error_line
 from api.metrics import PoolSampler
 from api.migrate import script_revisions
@@ -208,7 +208,7 @@ def create_app(
         # provides the offline copy.
         cache_control=CacheControlHeader(no_cache=True),
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             live,
             ready,
@@ -250,3 +250,5 @@ def create_app(
         openapi_config=openapi_config(settings),
         debug=False,
     )
+    app.asgi_handler = HeadAsGet(app.asgi_handler)
+    return app

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.litestar import BaseContext
 
@@ -32,6 +33,8 @@ class RequestContext(BaseContext, kw_only=True):
     db_lock: asyncio.Lock
     # This process's view of its dependencies (one warning per outage); None in bare tests.
     outages: Outages | None = None
+    # Reads several resolvers need (the person, for their language): run once per request.
+    once: dict[tuple[object, ...], asyncio.Future[Any]] = msgspec.field(default_factory=dict)
 
     def meta(self) -> RequestMeta:
         """Where this request came from, for the audit trail."""
@@ -57,6 +60,19 @@ class RequestContext(BaseContext, kw_only=True):
         """Run a service function that only reads."""
         async with self.db_lock:
             return await fn(self.db, *args, **kwargs)
+
+    async def read_once(
+        self,
+        fn: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Like read, but the same call in the same request runs once (siblings share it)."""
+        key = (fn, *args, *sorted(kwargs.items()))
+        future = self.once.get(key)
+        if future is None:
+            future = self.once[key] = asyncio.ensure_future(self.read(fn, *args, **kwargs))
+        return cast("R", await future)
 
     async def write(
         self,

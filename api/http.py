@@ -72,6 +72,7 @@ DYNAMIC_PREFIXES = (
     "/forms/",
     "/extracts/",
     "/s/",
+    "/v/",
     "/health/",
     "/.well-known/",
     "/wallet/",
@@ -496,3 +497,29 @@ async def _redis_ping(redis: Redis | None) -> str:
         return "not configured"
     await redis.ping()
     return "ok"
+
+
+class HeadAsGet:
+    """`HEAD` answered like `GET` without its body, on every route (RFC 9110 §9.3.2).
+
+    Litestar answers 405 to HEAD on a `GET` handler; uptime monitors and link checkers use
+    HEAD. Wrapped around the router (outside the per-route middleware), so routing, the edge
+    headers and the status are exactly those of the GET; Content-Length stays the GET's.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -27,9 +29,11 @@ from auth.schema import AccountFields, AuthMutation
 from extracts.schema import ExtractFields, ExtractMutation
 from forms.schema import FormsFields, FormsMutation, FormsQuery
 from graphql import GraphQLError
+from notifications import preferences as push_preferences
 from notifications import service as inbox
 from notifications.schema import InboxMessage, PushFields, PushMutation
 from records import service as records
+from records.models import Person as PersonModel
 from records.schema import (
     Deadline,
     Diploma,
@@ -49,7 +53,7 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
     @strawberry.field
     async def person(self, info: Ctx) -> Person:
         ctx = info.context
-        return Person.from_model(await ctx.read(records.get_person, ctx.person_id()))
+        return Person.from_model(await ctx.read_once(records.get_person, ctx.person_id()))
 
     @strawberry.field(description="Education history, most recent first.")
     async def enrolments(self, info: Ctx) -> list[Enrolment]:
@@ -84,6 +88,7 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
         include_completed: bool = False,
     ) -> Connection[Deadline]:
         ctx = info.context
+        language = (await ctx.read_once(records.get_person, ctx.person_id())).preferred_language
         page = await ctx.read(
             records.list_deadlines,
             ctx.person_id(),
@@ -91,15 +96,17 @@ class Viewer(AccountFields, ExtractFields, FormsFields, PushFields):
             after=after,
             include_completed=include_completed,
         )
-        return connection(page, Deadline.from_model)
+        return connection(page, lambda row: Deadline.from_model(row, language))
 
     @strawberry.field(description="Inbox messages, newest first.")
     async def inbox(
         self, info: Ctx, first: int = 20, after: str | None = None
     ) -> Connection[InboxMessage]:
         ctx = info.context
+        # Rendered in the language the person chose (#16 item 1); the person is loaded once.
+        language = (await ctx.read_once(records.get_person, ctx.person_id())).preferred_language
         page = await ctx.read(inbox.list_messages, ctx.person_id(), first=first, after=after)
-        return connection(page, InboxMessage.from_model)
+        return connection(page, lambda row: InboxMessage.from_model(row, language))
 
     @strawberry.field
     async def unread_messages(self, info: Ctx) -> int:
@@ -115,16 +122,38 @@ class Query(FormsQuery):
         return Viewer()
 
 
+async def _update_preferences(
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    preferred_language: str | None,
+    time_zone: str | None,
+    language_from_device: bool,
+) -> PersonModel:
+    """The profile's language and zone; a language chosen in the app is the reminders' too."""
+    person = await records.update_preferences(
+        db,
+        person_id,
+        preferred_language=preferred_language,
+        time_zone=time_zone,
+        language_from_device=language_from_device,
+    )
+    if preferred_language is not None and not language_from_device:
+        await push_preferences.follow_profile_language(db, person_id)
+    return person
+
+
 @strawberry.type
 class RecordsMutation:
     @strawberry.mutation(description="Change language and time zone (used for reminders).")
     async def update_preferences(self, info: Ctx, input: PreferencesInput) -> Person:
         ctx = info.context
         person = await ctx.write(
-            records.update_preferences,
+            _update_preferences,
             ctx.person_id(),
             preferred_language=input.preferred_language,
             time_zone=input.time_zone,
+            language_from_device=input.language_from_device,
         )
         return Person.from_model(person)
 
@@ -132,7 +161,8 @@ class RecordsMutation:
     async def mark_message_read(self, info: Ctx, id: strawberry.ID) -> InboxMessage:
         ctx = info.context
         message = await ctx.write(inbox.mark_read, ctx.person_id(), parse_uuid(id))
-        return InboxMessage.from_model(message)
+        language = (await ctx.read_once(records.get_person, ctx.person_id())).preferred_language
+        return InboxMessage.from_model(message, language)
 
 
 Mutation = merge_types(

@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from extracts.render import TEXT, fields, verification_url
+from extracts.render import TEXT, fields, qr_code, verification_url
 
 # DejaVu covers the Latin, Greek and Cyrillic names in DUO's records. Debian/Ubuntu ship it as
 # fonts-dejavu-core; without it the PDF falls back to Helvetica and transliterates to Latin-1.
@@ -111,7 +110,7 @@ def render_pdf(
     heading(t["verify"])
     top = pdf.get_y()
     png = io.BytesIO()
-    segno.make(verification_url(public_origin, jws), error="l").save(png, kind="png", scale=4)
+    qr_code(public_origin, f["id"]).save(png, kind="png", scale=8, border=4)
     png.seek(0)
     if top + 62 > pdf.h - pdf.b_margin:
         pdf.add_page()
@@ -120,7 +119,7 @@ def render_pdf(
     pdf.set_xy(pdf.l_margin + 66, top)
     pdf.set_font(family, "", 9)
     details = [
-        t["verify_how"].format(page=f"{public_origin}/#/verify"),
+        t["verify_how"].format(page=verification_url(public_origin, f["id"])),
         "",
         f"{t['id']}: {f['id']}",
         f"{t['issued']}: {f['issued']}",

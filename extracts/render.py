@@ -1,8 +1,9 @@
 """Human-readable extracts in English and Dutch: the texts, and the HTML (under the app's CSP).
 
 Rendered from the signed payload only, never from the live records: the rendering of an
-extract is as immutable as the extract. The QR code carries the whole JWS in the URL fragment
-of the verification page (never sent to a server), so a verifier's phone can check it offline.
+extract is as immutable as the extract. The QR code carries a short address, DUO's check of
+this extract (/v/<extract id>): a small code that a phone camera reads at print size (#16 item
+10), where the whole JWS made a dense one. The JWS stays available as a file for offline checks.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import segno
 from extracts.verify import Result, Verification
 
 # Bump when the output of this module or extracts.pdf changes: part of the renderings' ETags.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 STYLESHEET_PATH = "/extracts/extract.css"
-# A QR code holds at most 2,953 bytes (version 40-L); beyond that it carries the page only.
-QR_MAX_BYTES = 2_900
+# The short address fits a version 4 or 5 code at error level M (15% may be damaged).
+QR_ERROR = "m"
 
 MONTHS = {
     "en": "January February March April May June July August September October November December",
@@ -60,8 +61,22 @@ TEXT: dict[str, dict[str, str]] = {
         "grade": "Grade",
         "credits": "Credits (ECTS)",
         "verify": "Verification",
-        "verify_how": "Scan the QR code, or open {page} and give it the extract file (.jws). "
-        "Only the digital signature counts: a printed or on-screen copy proves nothing by itself.",
+        "verify_how": "To check this extract, scan the QR code or open {page}: DUO's page shows "
+        "whether it is genuine, unchanged and still valid. Only that check counts: a printed or "
+        "on-screen copy proves nothing by itself.",
+        "checked_title": "What DUO checked",
+        "checked": "DUO checked this extract on {at}: the digital signature is DUO's, the "
+        "content has not changed since DUO signed it on {issued}, and DUO has not revoked it.",
+        "proves_title": "What this proves",
+        "proves": "DUO's diploma register holds this diploma for the person named, as it was on "
+        "{issued}. It does not prove who is showing it to you: compare the name and date of "
+        "birth with an identity document.",
+        "again_title": "Checking again later",
+        "again_link": "Open this link again until {expires}: every visit checks the extract "
+        "anew, revocation included. After that, ask the holder for a new link or for their "
+        "printed extract: its QR code leads to DUO's check.",
+        "again_page": "Open {page} again (the address in the QR code on the printed extract): "
+        "every visit checks the extract anew, revocation included, until its end date.",
         "id": "Extract id",
         "issued": "Issued",
         "valid_until": "Valid until",
@@ -92,8 +107,24 @@ TEXT: dict[str, dict[str, str]] = {
         "grade": "Cijfer",
         "credits": "Studiepunten (EC)",
         "verify": "Controle",
-        "verify_how": "Scan de QR-code, of open {page} en geef het uittrekselbestand (.jws). "
-        "Alleen de digitale handtekening telt: een afdruk of schermkopie bewijst op zich niets.",
+        "verify_how": "Om dit uittreksel te controleren: scan de QR-code of open {page}. De "
+        "pagina van DUO laat zien of het echt, ongewijzigd en nog geldig is. Alleen die controle "
+        "telt: een afdruk of schermkopie bewijst op zich niets.",
+        "checked_title": "Wat DUO heeft gecontroleerd",
+        "checked": "DUO heeft dit uittreksel gecontroleerd op {at}: de digitale handtekening is "
+        "van DUO, de inhoud is niet veranderd sinds DUO het ondertekende op {issued}, en DUO "
+        "heeft het niet ingetrokken.",
+        "proves_title": "Wat dit bewijst",
+        "proves": "Het diplomaregister van DUO bevat dit diploma voor de genoemde persoon, zoals "
+        "op {issued}. Het bewijst niet wie het u laat zien: vergelijk de naam en geboortedatum "
+        "met een identiteitsbewijs.",
+        "again_title": "Later opnieuw controleren",
+        "again_link": "Open deze link opnieuw tot {expires}: bij elk bezoek wordt het uittreksel "
+        "opnieuw gecontroleerd, ook op intrekking. Vraag daarna de houder om een nieuwe link of "
+        "om het afgedrukte uittreksel: de QR-code daarop leidt naar de controle van DUO.",
+        "again_page": "Open {page} opnieuw (het adres in de QR-code op het afgedrukte "
+        "uittreksel): bij elk bezoek wordt het uittreksel opnieuw gecontroleerd, ook op "
+        "intrekking, tot de einddatum.",
         "id": "Uittreksel-id",
         "issued": "Afgegeven",
         "valid_until": "Geldig tot",
@@ -146,6 +177,8 @@ table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
 td.num, th.num { text-align: right; }
 .verify { display: grid; grid-template-columns: auto 1fr; gap: 1rem; align-items: start; }
+.verify-checked { display: block; }
+.verify h3 { margin: .75rem 0 .25rem; font-size: 1rem; }
 .verify img { width: 16rem; max-width: 100%; height: auto; image-rendering: pixelated; }
 .verdict { margin: 1rem 0; padding: .75rem 1rem; border-left: .4rem solid; font-weight: 600; }
 .verdict-valid { border-color: #0a7d32; background: #e8f5ec; }
@@ -174,10 +207,13 @@ def _moment(timestamp: Any, lang: str) -> str:
     return f"{_date(moment.date().isoformat(), lang)}, {moment:%H:%M} UTC"
 
 
-def verification_url(public_origin: str, jws: str) -> str:
-    """Where the QR code leads: the PWA's verification page, with the JWS in the fragment."""
-    url = f"{public_origin}/#/verify/{jws}"
-    return url if len(url) <= QR_MAX_BYTES else f"{public_origin}/#/verify"
+def verification_url(public_origin: str, extract_id: str) -> str:
+    """Where the QR code leads: DUO's check of this extract (extracts/routes.py, /v/<id>)."""
+    return f"{public_origin}/v/{extract_id}"
+
+
+def qr_code(public_origin: str, extract_id: str) -> segno.QRCode:
+    return segno.make(verification_url(public_origin, extract_id), error=QR_ERROR)
 
 
 def fields(payload: Mapping[str, Any], lang: str) -> dict[str, Any]:
@@ -207,9 +243,15 @@ def render_html(
     lang: str,
     public_origin: str,
     verification: Verification | None = None,
+    link_expires_at: datetime | None = None,
     downloads: Mapping[str, str] | None = None,
 ) -> str:
-    """A complete page; no inline script or style (the app's CSP forbids both)."""
+    """A complete page; no inline script or style (the app's CSP forbids both).
+
+    With a verification it is a verifier's page (a share link, or the QR code's /v/<id>):
+    what was checked, what that proves and how to check again, and no QR code to scan from
+    the screen it is on. Without, the holder's copy to print, with the QR code.
+    """
     t, f, e = TEXT[lang], fields(payload, lang), html.escape
     other = "nl" if lang == "en" else "en"
     has_credits = any(r.get("credits") is not None for r in f["results"])
@@ -220,13 +262,39 @@ def render_html(
         for r in f["results"]
     )
     credits_head = f'<th scope="col" class="num">{t["credits"]}</th>' if has_credits else ""
-    qr = segno.make(verification_url(public_origin, jws), error="l")
+    check_url = e(verification_url(public_origin, f["id"]))
+    check_link = f'<a href="{check_url}">{check_url}</a>'
     verdict = ""
     if verification is not None:
         at = verification.checked_at.strftime("%Y-%m-%d %H:%M UTC")
         message = VERDICTS[lang][verification.result].format(at=at)
         verdict = (
             f'<p class="verdict verdict-{verification.result.value}" role="status">{e(message)}</p>'
+        )
+        at_text = _moment(verification.checked_at.timestamp(), lang)
+        again = (
+            t["again_link"].format(expires=e(_moment(link_expires_at.timestamp(), lang)))
+            if link_expires_at is not None
+            else t["again_page"].format(page=check_link)
+        )
+        checked = (
+            f"<h3>{t['checked_title']}</h3>"
+            f"<p>{e(t['checked'].format(at=at_text, issued=f['issued']))}</p>"
+            if verification.result is Result.VALID
+            else ""
+        )
+        how = (
+            f"{checked}<h3>{t['proves_title']}</h3>"
+            f"<p>{e(t['proves'].format(issued=f['issued']))}</p>"
+            f"<h3>{t['again_title']}</h3><p>{again}</p>"
+        )
+        qr_image = ""
+    else:
+        how = f"<p>{t['verify_how'].format(page=check_link)}</p>"
+        qr = qr_code(public_origin, f["id"])
+        qr_image = (
+            f'<img src="{qr.svg_data_uri(scale=4, border=4)}" alt="{t["qr_alt"]}" '
+            'width="240" height="240">'
         )
     links = ""
     if downloads:
@@ -238,7 +306,6 @@ def render_html(
         f"<dt>{t[k]}</dt><dd>{e(str(f[k]))}</dd>"
         for k in ("institution", "programme", "code", "level", "awarded")
     )
-    page = e(f"{public_origin}/#/verify")
     return f"""<!doctype html>
 <html lang="{lang}">
 <head>
@@ -277,10 +344,10 @@ def render_html(
 </section>
 <section aria-labelledby="h-verify">
 <h2 id="h-verify">{t["verify"]}</h2>
-<div class="verify">
-<img src="{qr.svg_data_uri(scale=4, border=2)}" alt="{t["qr_alt"]}" width="240" height="240">
+<div class="{"verify" if qr_image else "verify verify-checked"}">
+{qr_image}
 <div>
-<p>{t["verify_how"].format(page=f'<a href="{page}">{page}</a>')}</p>
+{how}
 <dl>
 <dt>{t["id"]}</dt><dd>{e(f["id"])}</dd>
 <dt>{t["issued"]}</dt><dd>{e(f["issued"])}</dd>

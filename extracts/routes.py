@@ -35,7 +35,8 @@ from extracts.issuer import ExtractIssuer
 from extracts.models import Extract, ShareLink
 from extracts.pdf import render_pdf
 from extracts.statuslist import b64url_decode
-from extracts.verify import MAX_JWS_CHARS, Verification
+from extracts.verify import MAX_JWS_CHARS, Result, Verification
+from records import service as records
 
 T = TypeVar("T")
 JOSE = "application/jose"  # RFC 7515 §9.2.1: a compact-serialised JWS
@@ -255,7 +256,9 @@ class ExtractController(Controller):
         if suffix not in SUFFIXES:
             raise NotFound("No such extract format.", field="id")
         settings: Settings = request.app.state.settings
-        extract = await _unit(request, lambda db: _owned(db, request, settings, extract_id))
+        extract, reader_language = await _unit(
+            request, lambda db: _owned(db, request, settings, extract_id)
+        )
         # Vary: Cookie keeps a shared browser profile from serving one person's copy to another.
         headers = {"vary": "Cookie"}
         origin = settings.public_origin
@@ -288,7 +291,8 @@ class ExtractController(Controller):
                 cache_control=IMMUTABLE,
                 extra=headers,
             )
-        language = _lang(lang, extract.language)
+        # By default in the language the person reads the app in now (#16 item 1).
+        language = _lang(lang, reader_language)
         etag = _strong_etag(extract.jws, suffix, language, render.RENDER_VERSION, origin)
         if _matches(request, etag):  # skip rendering when the copy in cache is current
             return _cached(
@@ -339,7 +343,8 @@ async def _in_use(db: AsyncSession, number: int) -> None:
 
 async def _owned(
     db: AsyncSession, request: Request[Any, Any, Any], settings: Settings, extract_id: uuid.UUID
-) -> Extract:
+) -> tuple[Extract, str]:
+    """The signed-in person's extract, and the language they chose for the app."""
     token = request.cookies.get(session_cookie_name(settings))
     if not token:
         raise Unauthenticated()
@@ -349,7 +354,11 @@ async def _owned(
     if lookup.principal is None:
         await db.commit()  # an expired session was deleted: keep that
         raise Unauthenticated()
-    return await service.get_extract(db, lookup.principal.person_id, extract_id)
+    person_id = lookup.principal.person_id
+    extract = await service.get_extract(db, person_id, extract_id)
+    person = await records.get_person(db, person_id)
+    language = person.preferred_language if person.preferred_language in service.LANGUAGES else "en"
+    return extract, language
 
 
 @get("/s/{token:str}", cache=False)
@@ -393,10 +402,79 @@ async def open_share_link(
             lang=_lang(lang, extract.language),
             public_origin=issuer.config.public_origin,
             verification=verification,
+            link_expires_at=link.expires_at,
         )
         return Response(page, media_type=MediaType.HTML, headers=headers)
     body = {"jws": extract.jws, "expiresAt": expires_at, "verification": verification.as_json()}
     return Response(body, media_type=MediaType.JSON, headers=headers)
+
+
+# Not a valid extract (revoked, expired, …): the verifier learns that, and not whose it was.
+_WITHDRAWN = {
+    "en": ("Diploma extract {id}", "This is not a valid extract from DUO."),
+    "nl": ("Diploma-uittreksel {id}", "Dit is geen geldig uittreksel van DUO."),
+}
+
+
+@get("/v/{extract_id:uuid}", cache=False)
+async def check_extract(
+    request: Request[Any, Any, State],
+    extract_id: FromPath[uuid.UUID],
+    lang: FromQuery[str | None] = None,
+) -> Response[Any]:
+    """Public: DUO checks an extract now, where its QR code leads (#16 item 10).
+
+    A browser gets a verifier's page: the verdict, what was checked and what it proves, and how
+    to check again. Others get `{jws, verification}` (the JWS only while it is valid). The id is
+    a 122-bit random number printed on the extract: whoever has the paper may see it here.
+    """
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await enforce(limiter, SHARE_PER_IP, _client_ip(request))
+    wants_html = request.accept.best_match(["application/json", "text/html"]) == "text/html"
+    issuer = _issuer(request)
+    headers = {"x-robots-tag": "noindex"}
+
+    async def check(db: AsyncSession) -> tuple[Extract | None, Verification | None]:
+        extract = await service.find_extract(db, extract_id)
+        if extract is None:
+            return None, None
+        return extract, await issuer.verify(db, extract.jws)
+
+    extract, verification = await _unit(request, check)
+    if extract is None or verification is None:
+        if not wants_html:
+            raise NotFound("No such extract.", field="id")
+        language = _lang(lang, "en")
+        title, _ = _WITHDRAWN[language]
+        page = render.render_message_page(
+            title.format(id=extract_id),
+            "No extract with this number was issued by DUO."
+            if language == "en"
+            else "DUO heeft geen uittreksel met dit nummer afgegeven.",
+            lang=language,
+        )
+        return Response(page, status_code=404, media_type=MediaType.HTML, headers=headers)
+    valid = verification.result is Result.VALID
+    language = _lang(lang, extract.language)
+    if not wants_html:
+        body = {"jws": extract.jws if valid else None, "verification": verification.as_json()}
+        return Response(body, media_type=MediaType.JSON, headers=headers)
+    if not valid:
+        title, plain = _WITHDRAWN[language]
+        verdict = render.VERDICTS[language].get(verification.result, "").format(at="")
+        page = render.render_message_page(
+            title.format(id=extract_id), f"{verdict} {plain}", lang=language
+        )
+        return Response(page, media_type=MediaType.HTML, headers=headers)
+    page = render.render_html(
+        _payload(extract),
+        jws=extract.jws,
+        kid=extract.kid,
+        lang=language,
+        public_origin=issuer.config.public_origin,
+        verification=verification,
+    )
+    return Response(page, media_type=MediaType.HTML, headers=headers)
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
@@ -406,5 +484,6 @@ def route_handlers() -> list[ControllerRouterHandler]:
         jwt_vc_issuer,
         ExtractController,
         open_share_link,
+        check_extract,
     ]
     return list(handlers)

@@ -33,9 +33,13 @@ def add_form_commands(sub: Any) -> None:
 def _set_status(args: argparse.Namespace, settings: Settings) -> int:
     from api.database import begin_write, create_engine, create_session_factory
     from api.errors import DomainError
+    from api.settings import SettingsError
     from forms import status
     from forms.catalogue import load_catalogue
     from forms.models import SubmissionStatus
+    from notifications.runtime import PushRuntime
+    from notifications.sender import Outcome
+    from notifications.service import push_message
 
     try:
         client_id = uuid.UUID(args.submission_id)
@@ -46,10 +50,11 @@ def _set_status(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
-            async with create_session_factory(engine)() as db:
+            factory = create_session_factory(engine)
+            async with factory() as db:
                 await begin_write(db)
                 try:
-                    row = await status.set_status(
+                    decided = await status.decide(
                         db,
                         client_id,
                         status=SubmissionStatus(args.status),
@@ -60,9 +65,23 @@ def _set_status(args: argparse.Namespace, settings: Settings) -> int:
                     print(exc.message, file=sys.stderr)
                     return 1
                 await db.commit()
+            # Then the person's devices, in their language (#13); the inbox already has it.
+            push = PushRuntime(settings, factory)
+            try:
+                pushed = await push_message(factory, push.sender, decided.message_id)
+            except SettingsError as exc:  # no VAPID key in production: the inbox must do
+                print(f"not pushed: {exc}", file=sys.stderr)
+                pushed = []
+            finally:
+                await push.close()
         finally:
             await engine.dispose()
-        print(f"submission {row.client_id}: {row.status.value} (the person's inbox has a message)")
+        row = decided.submission
+        delivered = sum(r.outcome is Outcome.DELIVERED for r in pushed)
+        print(
+            f"submission {row.client_id}: {row.status.value} (the person's inbox has a message;"
+            f" pushed to {delivered} of {len(pushed)} devices)"
+        )
         return 0
 
     return asyncio.run(run())

@@ -6,6 +6,7 @@ DUO staff do this (`duo-abroad forms set-status` today, a back-office UI later).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -16,32 +17,17 @@ from api.database import utcnow
 from api.errors import InvalidInput, NotFound
 from forms.catalogue import Catalogue
 from forms.models import FormSubmission, SubmissionStatus
+from notifications.messages import FORM_PROCESSED, FORM_REJECTED
 from notifications.models import MessageKind
 from notifications.service import post_message
-from records.models import Person
 
 log = structlog.get_logger("forms")
 
-_NOTICES = {
-    (SubmissionStatus.PROCESSED, "en"): (
-        "Your form has been processed",
-        "DUO has processed your form “{title}”, received on {day} (reference {ref}).",
-    ),
-    (SubmissionStatus.PROCESSED, "nl"): (
-        "Uw formulier is verwerkt",
-        "DUO heeft uw formulier “{title}” verwerkt, ontvangen op {day} (kenmerk {ref}).",
-    ),
-    (SubmissionStatus.REJECTED, "en"): (
-        "Your form could not be processed",
-        "DUO could not process your form “{title}”, received on {day} (reference {ref}).\n\n"
-        "Reason: {reason}",
-    ),
-    (SubmissionStatus.REJECTED, "nl"): (
-        "Uw formulier kon niet worden verwerkt",
-        "DUO kon uw formulier “{title}”, ontvangen op {day} (kenmerk {ref}), niet verwerken."
-        "\n\nReden: {reason}",
-    ),
-}
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    submission: FormSubmission
+    message_id: uuid.UUID  # the inbox message that announces it (pushed after the commit)
 
 
 async def set_status(
@@ -54,6 +40,22 @@ async def set_status(
     now: datetime | None = None,
 ) -> FormSubmission:
     """received → processed | rejected (with a reason); announced in the person's inbox."""
+    decided = await decide(
+        db, client_id, status=status, reason=reason, catalogue=catalogue, now=now
+    )
+    return decided.submission
+
+
+async def decide(
+    db: AsyncSession,
+    client_id: uuid.UUID,
+    *,
+    status: SubmissionStatus,
+    reason: str | None,
+    catalogue: Catalogue,
+    now: datetime | None = None,
+) -> Decision:
+    """Like set_status, also saying which inbox message announces the decision."""
     reason = (reason or "").strip() or None
     if status == SubmissionStatus.RECEIVED:
         raise InvalidInput("A submission can only become processed or rejected.", field="status")
@@ -69,22 +71,21 @@ async def set_status(
     row.status = status
     row.status_reason = reason
     row.status_changed_at = now or utcnow()
-    person = await db.get(Person, row.person_id)
-    language = person.preferred_language if person and person.preferred_language == "nl" else "en"
     form = catalogue.get(row.form_id, row.form_version)
-    subject, body = _NOTICES[(status, language)]
-    await post_message(
+    # Rendered when read, in the person's language then (#16 item 1): the title in both.
+    title = dict(form.title) if form else {"en": row.form_id, "nl": row.form_id}
+    message = await post_message(
         db,
         row.person_id,
         kind=MessageKind.FORM_STATUS,
-        subject=subject,
-        body=body.format(
-            title=form.title[language] if form else row.form_id,
-            day=row.received_at.date().isoformat(),
-            ref=str(row.client_id)[:8],
-            reason=reason or "",
-        ),
+        key=FORM_PROCESSED if status == SubmissionStatus.PROCESSED else FORM_REJECTED,
+        params={
+            "title": title,
+            "day": row.received_at.date().isoformat(),
+            "ref": str(row.client_id)[:8],
+            "reason": reason or "",
+        },
     )
     await db.flush()
     log.info("forms.status_changed", submission=str(row.client_id), status=status.value)
-    return row
+    return Decision(submission=row, message_id=message.id)

@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
+from notifications.messages import render
 from notifications.models import (
     FINAL_STATUSES,
     DeliveryStatus,
@@ -30,12 +31,14 @@ from notifications.models import (
     PushDelivery,
     PushSubscription,
     Reminder,
+    ReminderPreferences,
 )
 from notifications.sender import Outcome, SendResult
 from notifications.subscriptions import remove_gone
 from notifications.texts import reminder_payload, topic_for
 from notifications.webpush import PushRequest
-from records.models import Deadline
+from records.models import Deadline, Person
+from records.texts import language_or_default
 
 # FCM's maximum TTL (4 weeks); the others allow at least as much.
 MAX_TTL_SECONDS = 28 * 24 * 3600
@@ -145,6 +148,10 @@ async def claim(
                 InboxMessage.id.label("message_id"),
                 InboxMessage.subject,
                 InboxMessage.body,
+                InboxMessage.text_key,
+                InboxMessage.params,
+                Person.preferred_language,
+                ReminderPreferences.language.label("push_language"),
                 Deadline.due_at,
                 Deadline.completed_at,
             )
@@ -153,6 +160,8 @@ async def claim(
             .join(Deadline, Deadline.id == Reminder.deadline_id)
             .outerjoin(PushSubscription, PushSubscription.id == PushDelivery.subscription_id)
             .outerjoin(InboxMessage, InboxMessage.id == Reminder.inbox_message_id)
+            .join(Person, Person.id == PushDelivery.person_id)
+            .outerjoin(ReminderPreferences, ReminderPreferences.person_id == PushDelivery.person_id)
             .where(PushDelivery.id.in_(taken))
         )
     ).all()
@@ -181,6 +190,13 @@ async def claim(
             settle.append(_final(row.id, reason[0], now=now, error=reason[1]))
             continue
         remaining = (row.due_at - now).total_seconds()
+        # In the language the person reads now (#16 item 1), not the one of when it was planned.
+        language = language_or_default(row.push_language or row.preferred_language)
+        text = render(row.text_key, row.params, language)
+        if text is None:
+            title, body, language = row.subject, row.body, row.language
+        else:
+            title, body = text.title, text.body
         ready.append(
             Claimed(
                 id=row.id,
@@ -193,9 +209,9 @@ async def claim(
                     p256dh=row.p256dh,
                     auth=row.auth,
                     payload=reminder_payload(
-                        title=row.subject,
-                        body=row.body,
-                        language=row.language,
+                        title=title,
+                        body=body,
+                        language=language,
                         deadline_id=row.deadline_id,
                         message_id=row.message_id,
                         due_at=row.due_at,

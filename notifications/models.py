@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     ForeignKey,
@@ -35,7 +36,12 @@ class InboxMessage(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     kind: Mapped[MessageKind] = mapped_column(string_enum(MessageKind, "message_kind"))
-    # Written in the person's language at the time it was sent, as a letter would be.
+    # What DUO says, by key and parameters (notifications/messages.py): rendered when it is
+    # read, in the language the person has chosen by then (#16 item 1). None: a free text.
+    text_key: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    # As rendered when it was sent (the person's language then): what a row without a key, or
+    # with a key a later release no longer knows, shows.
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -177,3 +177,12 @@ async def update_preferences(
     row.updated_at = utcnow()
     await db.flush()
     return _for(row, person)
+
+
+async def follow_profile_language(db: AsyncSession, person_id: uuid.UUID) -> None:
+    """The person chose a language for the app: reminders follow it too (#16 item 1)."""
+    row = await db.get(ReminderPreferences, person_id)
+    if row is not None and row.language is not None:
+        row.language = None
+        row.updated_at = utcnow()
+        await db.flush()

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import new_id
+from notifications.messages import REMINDER, reminder_params
 from notifications.models import (
     DeliveryStatus,
     InboxMessage,
@@ -122,7 +123,7 @@ async def scan_page(
     posts: list[dict[str, Any]] = []
     stale: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
-    texts: dict[uuid.UUID, tuple[str, str]] = {}
+    texts: dict[uuid.UUID, tuple[str, str, dict[str, Any]]] = {}
     for row in rows:
         stored = row.ReminderPreferences
         prefs = effective(
@@ -183,7 +184,14 @@ async def scan_page(
                 zone=zone,
                 language=prefs.language,
             )
-            texts[reminder_id] = (text.title, text.body)
+            params = reminder_params(
+                kind=DeadlineKind(row.kind),
+                description=row.description,
+                deadline=row.due_at,
+                days_left=days_left(row.due_at, now, zone),
+                zone=prefs.time_zone,
+            )
+            texts[reminder_id] = (text.title, text.body, params)
         done = {*recorded[row.id], *decided.supersede}
         if decided.post is not None:
             done.add(decided.post)
@@ -233,7 +241,7 @@ async def scan_page(
 async def _post(
     db: AsyncSession,
     inserted: Sequence[Any],
-    texts: dict[uuid.UUID, tuple[str, str]],
+    texts: dict[uuid.UUID, tuple[str, str, dict[str, Any]]],
     *,
     now: datetime,
 ) -> list[uuid.UUID]:
@@ -242,12 +250,14 @@ async def _post(
     links = []
     for reminder_id, person_id in inserted:
         message_id = new_id()
-        subject, body = texts[reminder_id]
+        subject, body, params = texts[reminder_id]
         messages.append(
             {
                 "id": message_id,
                 "person_id": person_id,
                 "kind": MessageKind.REMINDER,
+                "text_key": REMINDER,
+                "params": params,
                 "subject": subject,
                 "body": body,
                 "created_at": now,

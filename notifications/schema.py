@@ -15,7 +15,7 @@ from api.context import RequestContext
 from api.errors import InvalidInput
 from api.ids import parse_uuid
 from auth.ratelimit import Limit, enforce
-from notifications import models, preferences, service, subscriptions
+from notifications import messages, models, preferences, service, subscriptions
 from notifications.reminders import QuietHours as QuietWindow
 from notifications.runtime import PushRuntime
 from notifications.sender import Outcome, PushSender
@@ -45,12 +45,14 @@ class InboxMessage:
     read: bool
 
     @classmethod
-    def from_model(cls, row: models.InboxMessage) -> InboxMessage:
+    def from_model(cls, row: models.InboxMessage, language: str) -> InboxMessage:
+        """In the reader's language now, whatever it was when the message was sent."""
+        text = messages.render(row.text_key, row.params, language)
         return cls(
             id=strawberry.ID(str(row.id)),
             kind=MessageKind(row.kind.value),
-            subject=row.subject,
-            body=row.body,
+            subject=text.title if text else row.subject,
+            body=text.body if text else row.body,
             created_at=row.created_at,
             read=row.read_at is not None,
         )

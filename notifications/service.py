@@ -5,37 +5,66 @@ Every read is scoped by person_id.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+import structlog
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from api.database import utcnow
 from api.errors import NotFound
 from api.pagination import Page, check_page_size, paginate
 from notifications import subscriptions
+from notifications.messages import PUSH_BODY, render
 from notifications.models import (
     DeliveryStatus,
     InboxMessage,
     MessageKind,
     PushDelivery,
+    PushSubscription,
     Reminder,
     ReminderStatus,
 )
 from notifications.sender import Outcome, PushSender, SendResult
-from notifications.texts import health_payload, health_text
+from notifications.texts import health_payload, health_text, message_payload
 from notifications.webpush import PushRequest
 from records.models import Person
+from records.texts import language_or_default
+
+log = structlog.get_logger("notifications")
 
 
 async def post_message(
-    db: AsyncSession, person_id: uuid.UUID, *, kind: MessageKind, subject: str, body: str
+    db: AsyncSession,
+    person_id: uuid.UUID,
+    *,
+    kind: MessageKind,
+    key: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    subject: str = "",
+    body: str = "",
 ) -> InboxMessage:
-    message = InboxMessage(person_id=person_id, kind=kind, subject=subject, body=body)
+    """Post to the inbox: a catalogued message by key (rendered when read) or a free text."""
+    if key is not None:
+        person = await db.get(Person, person_id)
+        text = render(key, params, person.preferred_language if person else "en")
+        if text is None:
+            raise ValueError(f"unknown message {key!r}")
+        subject, body = text.title, text.body
+    message = InboxMessage(
+        person_id=person_id,
+        kind=kind,
+        text_key=key,
+        params=dict(params) if params is not None else None,
+        subject=subject,
+        body=body,
+    )
     db.add(message)
     await db.flush()
     return message
@@ -94,6 +123,14 @@ async def list_reminders(
     return (await db.scalars(stmt)).all()
 
 
+_STATUS = {
+    Outcome.DELIVERED: DeliveryStatus.DELIVERED,
+    Outcome.GONE: DeliveryStatus.GONE,
+    Outcome.REJECTED: DeliveryStatus.REJECTED,
+    Outcome.RETRY: DeliveryStatus.FAILED,  # one attempt: the inbox has it anyway
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PushCheck:
     result: SendResult
@@ -131,12 +168,7 @@ async def send_test_push(
         )
     )
     now = utcnow()
-    status = {
-        Outcome.DELIVERED: DeliveryStatus.DELIVERED,
-        Outcome.GONE: DeliveryStatus.GONE,
-        Outcome.REJECTED: DeliveryStatus.REJECTED,
-        Outcome.RETRY: DeliveryStatus.FAILED,
-    }[result.outcome]
+    status = _STATUS[result.outcome]
     db.add(
         PushDelivery(
             person_id=person_id,
@@ -157,3 +189,95 @@ async def send_test_push(
     if result.outcome is Outcome.GONE:
         await subscriptions.remove_gone(db, [device.id])
     return PushCheck(result=result, tag=tag, sent_at=now, device_name=device.device_name)
+
+
+# --- Push: an inbox message to every device of its person (#13: form decisions) ---------------
+
+MESSAGE_TTL_SECONDS = 7 * 24 * 3600  # a week-old notice is still news; the inbox has it anyway
+
+
+async def push_message(
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: Callable[[], Awaitable[PushSender]],
+    message_id: uuid.UUID,
+    *,
+    now: datetime | None = None,
+) -> list[SendResult]:
+    """After the commit that posted it: push an inbox message to each of its person's devices.
+
+    In the person's language (#16 item 1); a lock screen shows the subject and a pointer to the
+    app, never the body (a rejection's reason). One attempt per device, recorded like a test
+    push; no transaction stays open while push services are waited on; 404/410 forget the device.
+    The inbox is the source of truth: a push that does not arrive loses nothing.
+    """
+    now = now or utcnow()
+    async with session_factory() as db:
+        message = await db.get(InboxMessage, message_id)
+        if message is None:
+            return []
+        person = await db.get(Person, message.person_id)
+        language = language_or_default(person.preferred_language if person else None)
+        text = render(message.text_key, message.params, language)
+        title = text.title if text else message.subject
+        devices = (
+            await db.scalars(
+                select(PushSubscription).where(
+                    PushSubscription.person_id == message.person_id,
+                    or_(PushSubscription.expires_at.is_(None), PushSubscription.expires_at > now),
+                )
+            )
+        ).all()
+        if not devices:
+            return []
+        payload = message_payload(
+            title=title, body=PUSH_BODY[language], language=language, message_id=message.id
+        )
+        person_id = message.person_id
+    push = await sender()
+    results = await asyncio.gather(
+        *(
+            push.send(
+                PushRequest(
+                    endpoint=device.endpoint,
+                    p256dh=device.p256dh,
+                    auth=device.auth,
+                    payload=payload,
+                    ttl=MESSAGE_TTL_SECONDS,
+                )
+            )
+            for device in devices
+        )
+    )
+    done = utcnow()
+    async with session_factory() as db:
+        for device, result in zip(devices, results, strict=True):
+            status = _STATUS[result.outcome]
+            db.add(
+                PushDelivery(
+                    person_id=person_id,
+                    reminder_id=None,
+                    subscription_id=device.id,
+                    device_name=device.device_name,
+                    status=status,
+                    attempts=1,
+                    next_attempt_at=done,
+                    last_status_code=result.status_code,
+                    last_error=None if status == DeliveryStatus.DELIVERED else result.reason,
+                    created_at=done,
+                    updated_at=done,
+                    delivered_at=done if status == DeliveryStatus.DELIVERED else None,
+                )
+            )
+        await db.flush()
+        await subscriptions.remove_gone(
+            db,
+            [d.id for d, r in zip(devices, results, strict=True) if r.outcome is Outcome.GONE],
+        )
+        await db.commit()
+    log.info(
+        "push.message_sent",
+        message=str(message_id),
+        devices=len(devices),
+        delivered=sum(r.outcome is Outcome.DELIVERED for r in results),
+    )
+    return list(results)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from notifications.vapid import b64url
 from records.models import DeadlineKind
+from records.texts import deadline_description
 
 _KIND = {
     "en": {
@@ -36,13 +37,6 @@ _KIND = {
         DeadlineKind.APPLICATION: "Aanvraag",
         DeadlineKind.DOCUMENT: "Documenten",
     },
-}
-# Deadline descriptions in the records are English; Dutch readers get a sentence per kind.
-_DUTCH_ACTION = {
-    DeadlineKind.PAYMENT: "Betaal je jaarlijkse aflossing op tijd.",
-    DeadlineKind.INCOME_STATEMENT: "Stuur het bewijs van je inkomen op tijd in.",
-    DeadlineKind.APPLICATION: "Dien je aanvraag op tijd in.",
-    DeadlineKind.DOCUMENT: "Stuur de gevraagde documenten op tijd in.",
 }
 _MONTHS = {
     "en": [
@@ -94,7 +88,7 @@ def reminder_text(
     if language == "nl":
         return Text(
             title=f"{_KIND['nl'][kind]}: {when(days_left, 'nl')}",
-            body=f"{_DUTCH_ACTION[kind]} Uiterlijk {moment}.",
+            body=f"{deadline_description(kind, description, 'nl')} Uiterlijk {moment}.",
         )
     return Text(
         title=f"{_KIND['en'][kind]} due {when(days_left, 'en')}",
@@ -175,3 +169,24 @@ def _encode(payload: dict[str, object]) -> bytes:
             {**payload, "body": shortened}, ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
     return data
+
+
+INBOX_URL = "/#inbox"
+
+
+def message_payload(*, title: str, body: str, language: str, message_id: uuid.UUID) -> bytes:
+    """An inbox message (a form decision) pushed to a device: its subject and a pointer."""
+    return _encode(
+        {
+            "v": 1,
+            "type": "message",
+            "title": title,
+            "body": body,
+            "lang": language,
+            "url": INBOX_URL,
+            "tag": f"message-{message_id}",
+            "deadlineId": None,
+            "messageId": str(message_id),
+            "dueAt": None,
+        }
+    )

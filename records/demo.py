@@ -512,6 +512,8 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
             "id": _uuid(rng),
             "person_id": person_id,
             "kind": MessageKind.INFO,
+            "text_key": "welcome",  # notifications/messages.py: rendered in the reader's language
+            "params": {},
             "subject": "Welkom bij DUO Abroad"
             if bundle.person["preferred_language"] == "nl"
             else "Welcome to DUO Abroad",

@@ -68,6 +68,9 @@ class Person(Base):
     date_of_birth: Mapped[date] = mapped_column(Date)
     country_of_residence: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     preferred_language: Mapped[str] = mapped_column(String(2), default="en")
+    # When the person chose it in the app (#16 item 1); None: DUO's register's, or a device's
+    # own language, which a choice made in the app overrides and other devices do not.
+    language_chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 from records import models
+from records.texts import deadline_description
 
 
 @strawberry.enum(description="Dutch education level.")
@@ -48,7 +49,13 @@ class Person:
     family_name: str
     date_of_birth: date
     country_of_residence: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
-    preferred_language: str = strawberry.field(description="'en' or 'nl'.")
+    preferred_language: str = strawberry.field(
+        description="'en' or 'nl': every text the server makes for the person is in it."
+    )
+    language_chosen: bool = strawberry.field(
+        description="The person chose the language in the app (a device then follows it); "
+        "false: DUO's register's or a device's own, which a device may replace."
+    )
     time_zone: str = strawberry.field(description="IANA time zone name.")
 
     @classmethod
@@ -61,6 +68,7 @@ class Person:
             date_of_birth=person.date_of_birth,
             country_of_residence=person.country_of_residence,
             preferred_language=person.preferred_language,
+            language_chosen=person.language_chosen_at is not None,
             time_zone=person.time_zone,
         )
 
@@ -157,12 +165,12 @@ class Deadline:
     completed: bool
 
     @classmethod
-    def from_model(cls, row: models.Deadline) -> Deadline:
+    def from_model(cls, row: models.Deadline, language: str) -> Deadline:
         return cls(
             id=strawberry.ID(str(row.id)),
             kind=DeadlineKind(row.kind.value),
             due_at=row.due_at,
-            description=row.description,
+            description=deadline_description(row.kind, row.description, language),
             completed=row.completed_at is not None,
         )
 
@@ -171,3 +179,8 @@ class Deadline:
 class PreferencesInput:
     preferred_language: str | None = None
     time_zone: str | None = None
+    language_from_device: bool = strawberry.field(
+        default=False,
+        description="preferredLanguage is the device's own language, not a choice: it is "
+        "taken only while the person has not chosen one in the app.",
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from api.database import utcnow
 from api.errors import InvalidInput, NotFound, Unauthenticated
 from api.pagination import Page, paginate
 from records.models import Deadline, Diploma, Enrolment, Person, StudyFinance
@@ -103,15 +104,24 @@ async def update_preferences(
     *,
     preferred_language: str | None,
     time_zone: str | None,
+    language_from_device: bool = False,
 ) -> Person:
-    """Change what the person may change themselves: language and time zone."""
+    """Change what the person may change themselves: language and time zone.
+
+    A language chosen in the app is the person's from then on; a device's own language
+    (`language_from_device`) is taken only while the person never chose one (#16 item 1).
+    """
     if preferred_language is not None and preferred_language not in SUPPORTED_LANGUAGES:
         raise InvalidInput("Language must be 'en' or 'nl'.", field="preferredLanguage")
     if time_zone is not None:
         _check_time_zone(time_zone)
     person = await get_person(db, person_id)
-    if preferred_language is not None:
+    if preferred_language is not None and not (
+        language_from_device and person.language_chosen_at is not None
+    ):
         person.preferred_language = preferred_language
+        if not language_from_device:
+            person.language_chosen_at = utcnow()
     if time_zone is not None:
         person.time_zone = time_zone
     await db.flush()

@@ -331,8 +331,11 @@ async def decide(
     catalogue: Catalogue,
     meta: RequestMeta,
     now: datetime | None = None,
-) -> FormSubmission:
-    """processed or rejected (with a reason the person reads), by the claim's holder only."""
+) -> forms_status.Decision:
+    """processed or rejected (with a reason the person reads), by the claim's holder only.
+
+    The person's inbox gets the message now; the caller pushes it after the commit.
+    """
     now = now or utcnow()
     try:
         status = SubmissionStatus(decision)
@@ -350,7 +353,7 @@ async def decide(
         raise conflict("error.alreadyDecided")
     await claims.require(db, kind=KIND, item_id=row.client_id, staff=staff, now=now)
     try:
-        decided = await forms_status.set_status(
+        decided = await forms_status.decide(
             db, client_id, status=status, reason=reason, catalogue=catalogue, now=now
         )
     except InvalidInput as exc:  # decided meanwhile (its row lock said so)

@@ -5,7 +5,14 @@
 import { accessPage } from "./access.js";
 import { isUnauthenticated, mutate, NetworkError, query } from "./api.js";
 import * as fmt from "./format.js";
-import { detectLanguage, getLanguage, setLanguage, t } from "./i18n.js";
+import {
+  detectLanguage,
+  getLanguage,
+  languageStored,
+  pendingLanguage,
+  setLanguage,
+  t,
+} from "./i18n.js";
 import { extractsPage } from "./extracts.js";
 import { formsPage, startOutbox } from "./forms.js";
 import { notificationsPage, refreshSubscription } from "./push.js";
@@ -188,8 +195,12 @@ async function refresh({ announce: say = false } = {}) {
   const generation = state.generation;
   if (state.view === "dashboard") announce(t("status.updating"));
   try {
-    const data = await query(DASHBOARD);
+    let data = await query(DASHBOARD);
     if (generation !== state.generation) return;
+    if (await followLanguage(data.viewer?.person)) {
+      data = await query(DASHBOARD); // the server's texts, now in the chosen language
+      if (generation !== state.generation) return;
+    }
     state.viewer = data.viewer;
     state.fetchedAt = Date.now();
     state.offline = false;
@@ -206,6 +217,46 @@ async function refresh({ announce: say = false } = {}) {
     else warn(error);
   } finally {
     state.loading = false;
+  }
+}
+
+/**
+ * One language everywhere (#16 item 1): the server renders inbox messages, deadlines and
+ * notifications in the profile's language, so the app and the profile must agree. A language
+ * chosen in this app is stored as the person's choice; with none made here, a choice made on
+ * another device is taken, and otherwise this device's language is offered to the profile.
+ * True when the profile changed (the server's texts must be fetched again).
+ */
+async function followLanguage(person) {
+  if (!person?.preferredLanguage) return false;
+  const profile = person.preferredLanguage;
+  const chosen = pendingLanguage();
+  if (!chosen && person.languageChosen) {
+    if (profile !== getLanguage()) {
+      await setLanguage(profile, { remember: true });
+      languageStored(); // the profile's own: nothing to send back
+      el.language.value = profile;
+    }
+    return false;
+  }
+  const mine = chosen ?? getLanguage();
+  if (mine === profile && (!chosen || person.languageChosen)) {
+    languageStored();
+    return false;
+  }
+  try {
+    const input = { preferredLanguage: mine, languageFromDevice: !chosen };
+    const stored = (await mutate("UpdatePreferences", { input })).updatePreferences;
+    languageStored();
+    if (stored.preferredLanguage !== getLanguage()) {
+      await setLanguage(stored.preferredLanguage, { remember: true }); // chosen meanwhile
+      languageStored();
+      el.language.value = stored.preferredLanguage;
+    }
+    return stored.preferredLanguage !== profile;
+  } catch (error) {
+    warn(error); // a choice stays pending: sent again at the next refresh
+    return false;
   }
 }
 
@@ -316,6 +367,8 @@ async function start() {
   el.language.addEventListener("change", async () => {
     await setLanguage(el.language.value, { remember: true });
     render();
+    // Signed in: store it on the profile now and fetch the server's texts again in it.
+    if (state.viewer && navigator.onLine !== false) refresh();
   });
   el.signOut.addEventListener("click", session.signOut);
   startNav();

@@ -28,7 +28,12 @@ export async function setLanguage(lang, { remember = false } = {}) {
   messages = await load(chosen);
   current = chosen;
   document.documentElement.lang = chosen;
-  if (remember) save(chosen);
+  if (remember) {
+    save(chosen);
+    // Chosen here: the profile follows at the next chance (language stored on the server, so
+    // its inbox messages, deadlines and notifications come in it too: #16 item 1).
+    mark(PENDING_KEY, chosen);
+  }
   shareWithWorker(chosen);
   translatePage();
 }
@@ -100,6 +105,33 @@ async function load(lang) {
     loaded.set(lang, await response.json());
   }
   return loaded.get(lang);
+}
+
+// The person's choice of language in this app that the profile does not have yet.
+const PENDING_KEY = "duo.language.pending";
+
+/** The language chosen in this app and not yet stored on the profile, or null. */
+export function pendingLanguage() {
+  try {
+    const pending = localStorage.getItem(PENDING_KEY);
+    return LANGUAGES.includes(pending) ? pending : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The profile has it now. */
+export function languageStored() {
+  mark(PENDING_KEY, null);
+}
+
+function mark(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    /* not persisted */
+  }
 }
 
 // localStorage throws in some privacy modes; the choice then lasts for this page only.

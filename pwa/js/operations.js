@@ -4,7 +4,7 @@ export const OPERATIONS = Object.freeze({
   CreateExtract: "e479b342399435bb01ee5215c7e5b57c41bd3148d9b4bffcb06eeac33124bcc2",
   CreateShareLink: "42b5d4c76aae9724f1d0515493dc4fda4186a1eadd00b13bc56a2dc52165d55f",
   CreateWalletOffer: "cdf5d64a183b41238af28e68761fbee746ba2b72297658d8e7495aa1f79218a4",
-  Dashboard: "1a45e65c58f371dc48113162515c3c9c1bff8794d15ee1d8dec2609c9d16e842",
+  Dashboard: "3cb93daea49b9b3d96b876b02ca57a45f237aa476e03b01900fd1a17bc5b8ca5",
   EndSession: "5e815c002c5d78417c8e5c556ef2ae5a44c92f35e97203b74466e3132fa4475d",
   Extracts: "6dd02ea120077918dff2432df8ba7d88a9ac4c5792f1a97c5d6afc1e053debe3",
   ExtractsPage: "e9d92aa6ab33f90072811c7140ec14390bf494d962406575a4740ad980a5b121",
@@ -28,6 +28,6 @@ export const OPERATIONS = Object.freeze({
   SubmitForms: "116a9ba066f7ef728383fdc9a3642d54eefb7de30b65b612fa34f44a224fbad9",
   SubscribePush: "aca25e009a4cadb0cadad478232ad77b5039779425846958b363bf8dff9958d1",
   UnsubscribePush: "a66836c15b9d21cd212e92fcc29e7e20829e743cae769ed9c77dfe9a78b01358",
-  UpdatePreferences: "cf2a454cf875f579038efa4ee19fd54d93ea9c07f51d4ce8e74685636dbe4311",
+  UpdatePreferences: "3c200609d97720e16ffd3e0be9d5bfd55f6a5ddd9f8d8f86f8e3648c30ed17b7",
   UpdateReminderPreferences: "64f0677dd71f583d7c7fea535689d7c77b9279ea3be2a934a4d38719d8f613d4",
 });

@@ -8,12 +8,15 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from api.errors import DomainError
 from forms.runtime import runtime_of
+from notifications.runtime import PushRuntime
+from notifications.service import push_message
 from staff import forms_queue
 from staff.models import Role
 from staff.web import (
@@ -185,7 +188,7 @@ async def decide(
     view = _uuid(form.get("view"))
     catalogue = runtime_of(request.app.state).catalogue
     try:
-        await attempt(
+        decided = await attempt(
             request,
             lambda db: forms_queue.decide(
                 db,
@@ -206,7 +209,13 @@ async def decide(
             errors=form_errors(request, exc),
             values={"decision": decision, "reason": reason},
         )
-    return see_other(f"/staff/forms?notice={decision}")
+    redirect = see_other(f"/staff/forms?notice={decision}")
+    # After the response: the person's devices hear of it too, in their language (#13).
+    push: PushRuntime = request.app.state.push
+    redirect.background = BackgroundTask(
+        push_message, request.app.state.session_factory, push.sender, decided.message_id
+    )
+    return redirect
 
 
 @post("/forms/{client_id:uuid}/release", guards=FORMS, name="staff.forms.release")

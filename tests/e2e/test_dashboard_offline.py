@@ -80,6 +80,13 @@ def test_dashboard_shows_own_data_and_still_works_offline(
     context.set_offline(False)
     expect(banner).to_be_hidden()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Hallo, {DEMO_NAME}")
+    # The choice made offline reached the profile: the server's texts are Dutch now too.
+    expect(page.locator("#inbox")).to_contain_text("Welkom bij DUO Abroad")
+
+    # Back to English: the profile is shared with this module's other tests.
+    page.select_option("#language", "en")
+    wait_for_dashboard(page)
+    expect(page.locator("#inbox")).to_contain_text("Welcome to DUO Abroad")
 
 
 def test_without_a_session_the_sign_in_screen_shows(live_server: LiveServer, page: Page) -> None:

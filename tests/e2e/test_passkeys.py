@@ -317,7 +317,8 @@ def test_passkey_journey_across_three_devices(
 def test_failed_user_verification_shows_an_error_and_signs_no_one_in(
     live_server: LiveServer, context: BrowserContext, page: Page
 ) -> None:
-    issued = live_server.issue_activation_code(customer_number(2))
+    # Person 3 reads English (person 2's profile is Dutch, and the app follows a profile).
+    issued = live_server.issue_activation_code(customer_number(3))
     context.add_init_script(script=TRACK_AUTOFILL)
     phone = VirtualAuthenticator.attach(page)
     activate(page, live_server.origin, issued)

@@ -90,3 +90,30 @@ async def test_status_lists_not_in_use_are_404(
     await create_extract(client, diploma_id)
     response = await client.get(f"/extracts/status/{number}")
     assert response.status_code in (400, 404)
+
+
+async def test_renderings_default_to_the_language_the_owner_chose_since(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
+    """An extract made in English renders in Dutch once the person reads the app in Dutch."""
+    _, diploma_id = await holder(client, db)
+
+    async def choose(language: str) -> None:
+        mutation = (
+            "mutation($l: String) { updatePreferences(input: {preferredLanguage: $l}) { id } }"
+        )
+        body = (
+            await client.post("/graphql", json={"query": mutation, "variables": {"l": language}})
+        ).json()
+        assert "errors" not in body, body
+
+    await choose("en")
+    extract = await create_extract(client, diploma_id, "en")
+    before = await client.get(f"/extracts/{extract['id']}.html")
+    assert '<html lang="en">' in before.text
+    await choose("nl")
+    after = await client.get(f"/extracts/{extract['id']}.html")
+    assert '<html lang="nl">' in after.text
+    assert after.headers["etag"] != before.headers["etag"]
+    asked = await client.get(f"/extracts/{extract['id']}.html?lang=en")
+    assert '<html lang="en">' in asked.text

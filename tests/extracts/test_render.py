@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+import segno
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from extracts import pdf, render
@@ -42,15 +43,27 @@ async def test_html_in_english_and_dutch_under_the_csp(
     assert css.headers["content-type"].startswith("text/css")
 
 
-async def test_the_qr_code_leads_to_verification_with_the_jws(
+async def test_the_qr_code_leads_to_a_short_check_address_not_the_jws(
     client: httpx.AsyncClient, db: AsyncSession
 ) -> None:
+    """#16 item 10: a small code a phone reads at print size, not the whole JWS."""
     _, diploma_id = await holder(client, db)
     extract = await create_extract(client, diploma_id)
     token = await fetch_jws(client, extract["id"])
-    url = render.verification_url("http://localhost:8000", token)
-    assert url == f"http://localhost:8000/#/verify/{token}"
-    assert render.verification_url("http://x", "a" * 5000) == "http://x/#/verify"
+    url = render.verification_url("http://localhost:8000", extract["id"])
+    assert url == f"http://localhost:8000/v/{extract['id']}"
+    qr = render.qr_code("http://localhost:8000", extract["id"])
+    assert isinstance(qr.version, int)
+    assert qr.version <= 5  # 37 by 37 modules at most: ~1.7 mm each in the 6 cm print
+    assert qr.error == "M"
+    page = (await client.get(f"/extracts/{extract['id']}.html?lang=en")).text
+    assert qr.svg_data_uri(scale=4, border=4) in page
+    whole = segno.make(f"http://localhost:8000/#/verify/{token}", error="l")
+    assert whole.svg_data_uri(scale=4, border=4) not in page
+    assert isinstance(whole.version, int)
+    assert whole.version > 2 * qr.version  # what it was: a far denser code
+    assert f'href="{url}"' in page
+    assert ".jws)" not in page.split("downloads")[0]  # the check asks for no file
 
 
 async def test_unknown_language_is_refused(client: httpx.AsyncClient, db: AsyncSession) -> None:
