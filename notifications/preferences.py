@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from api.errors import InvalidInput, Unauthenticated
+from notifications.checks import plan_again_for_persons
 from notifications.models import ReminderPreferences
 from notifications.reminders import QuietHours
 from records.models import DeadlineKind, Person
@@ -176,4 +177,5 @@ async def update_preferences(
         row.language = language
     row.updated_at = utcnow()
     await db.flush()
+    await plan_again_for_persons(db, [person_id])
     return _for(row, person)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from api.errors import InvalidInput, NotFound, Unauthenticated
 from api.pagination import Page, paginate
+from notifications.checks import plan_again_for_persons
 from records.models import Deadline, Diploma, Enrolment, Person, StudyFinance
 
 SUPPORTED_LANGUAGES = ("en", "nl")
@@ -112,8 +113,9 @@ async def update_preferences(
     person = await get_person(db, person_id)
     if preferred_language is not None:
         person.preferred_language = preferred_language
-    if time_zone is not None:
+    if time_zone is not None and time_zone != person.time_zone:
         person.time_zone = time_zone
+        await plan_again_for_persons(db, [person.id])  # reminders follow the new zone
     await db.flush()
     return person
 
