@@ -21,11 +21,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +72,20 @@ class ScanPage:
     full: bool = False
 
 
+class _Stored:
+    """A person's stored preferences from the scan's row (its zone column is aliased)."""
+
+    __slots__ = ("kinds", "language", "offsets_days", "quiet_end", "quiet_start", "time_zone")
+
+    def __init__(self, row: Any) -> None:
+        self.kinds: list[str] = row.kinds
+        self.offsets_days: list[int] = row.offsets_days
+        self.quiet_start: time | None = row.quiet_start
+        self.quiet_end: time | None = row.quiet_end
+        self.time_zone: str | None = row.preferred_zone
+        self.language: str | None = row.language
+
+
 def _insert(db: AsyncSession) -> Any:
     return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
@@ -81,6 +95,22 @@ _NEXT_CHECK = (
     .where(DEADLINES.c.id == bindparam("b_id"))
     .values(next_reminder_check_at=bindparam("b_next"))
 )
+
+
+# PostgreSQL: a page's next checks in one statement, from two arrays.
+_NEXT_CHECKS_PG = text(
+    "UPDATE deadlines AS d SET next_reminder_check_at = c.next_at"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:nexts AS timestamptz[])) AS c(id, next_at)"
+    " WHERE d.id = c.id"
+)
+
+
+async def _set_next_checks(db: AsyncSession, checks: list[dict[str, Any]]) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        ids = [c["b_id"] for c in checks]
+        await db.execute(_NEXT_CHECKS_PG, {"ids": ids, "nexts": [c["b_next"] for c in checks]})
+    else:
+        await db.execute(_NEXT_CHECK, checks)
 
 
 async def scan_page(db: AsyncSession, *, now: datetime, limit: int = PAGE_SIZE) -> ScanPage:
@@ -104,7 +134,14 @@ async def scan_page(db: AsyncSession, *, now: datetime, limit: int = PAGE_SIZE) 
             Deadline.description,
             Person.time_zone,
             Person.preferred_language,
-            ReminderPreferences,
+            # Columns, not the entity: no ORM object per row.
+            ReminderPreferences.person_id.label("preferences_of"),
+            ReminderPreferences.kinds,
+            ReminderPreferences.offsets_days,
+            ReminderPreferences.quiet_start,
+            ReminderPreferences.quiet_end,
+            ReminderPreferences.time_zone.label("preferred_zone"),
+            ReminderPreferences.language,
         )
         .join(Person, Person.id == Deadline.person_id)
         .outerjoin(ReminderPreferences, ReminderPreferences.person_id == Deadline.person_id)
@@ -142,7 +179,7 @@ async def scan_page(db: AsyncSession, *, now: datetime, limit: int = PAGE_SIZE) 
     for row in rows:
         check: dict[str, Any] = {"b_id": row.id, "b_next": None}  # None: never again
         checks.append(check)
-        stored = row.ReminderPreferences
+        stored = _Stored(row) if row.preferences_of is not None else None
         prefs = effective(
             stored, person_time_zone=row.time_zone, person_language=row.preferred_language
         )
@@ -219,7 +256,7 @@ async def scan_page(db: AsyncSession, *, now: datetime, limit: int = PAGE_SIZE) 
         if upcoming < row.due_at:
             check["b_next"] = max(upcoming, now + RETRY_AFTER) if upcoming <= now else upcoming
 
-    await db.execute(_NEXT_CHECK, checks)
+    await _set_next_checks(db, checks)
     insert = _insert(db)
     if stale:
         await db.execute(
