@@ -42,7 +42,7 @@ from notifications.models import (
     ReminderPreferences,
     ReminderStatus,
 )
-from notifications.preferences import effective
+from notifications.preferences import EffectivePreferences, effective
 from notifications.reminders import days_left, next_check, plan
 from notifications.texts import reminder_text
 from records.models import Deadline, DeadlineKind, Person
@@ -176,13 +176,28 @@ async def scan_page(db: AsyncSession, *, now: datetime, limit: int = PAGE_SIZE) 
     messages: dict[uuid.UUID, dict[str, Any]] = {}  # by reminder id
     stale: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
+    choices: dict[tuple[Any, ...], EffectivePreferences] = {}
     for row in rows:
         check: dict[str, Any] = {"b_id": row.id, "b_next": None}  # None: never again
         checks.append(check)
-        stored = _Stored(row) if row.preferences_of is not None else None
-        prefs = effective(
-            stored, person_time_zone=row.time_zone, person_language=row.preferred_language
+        # Most persons share a few combinations: work each out once a page.
+        key = (
+            row.time_zone,
+            row.preferred_language,
+            row.preferences_of is not None,
+            tuple(row.kinds or ()),
+            tuple(row.offsets_days or ()),
+            row.quiet_start,
+            row.quiet_end,
+            row.preferred_zone,
+            row.language,
         )
+        prefs = choices.get(key)
+        if prefs is None:
+            stored = _Stored(row) if row.preferences_of is not None else None
+            prefs = choices[key] = effective(
+                stored, person_time_zone=row.time_zone, person_language=row.preferred_language
+            )
         if DeadlineKind(row.kind) not in prefs.kinds:
             continue  # until the preferences change (they plan it again)
         zone = ZoneInfo(prefs.time_zone)
