@@ -1,6 +1,7 @@
 """Reminders end to end (issue #14): N persons whose reminder falls due, one device each, from due
 to the last push accepted by a local push sink, with 1 and 2 workers on PostgreSQL, this code
-against the code before #14 (a `git worktree` of --baseline, run with the same harness).
+against the code before #14 (a `git worktree` of --baseline, 59ca450 by default, run with the
+same harness).
 
 - Data (plain SQL, the same for both codes): N persons in three time zones, reminder preferences
   3 and 1 days before without quiet hours, a deadline due in 2 days 6 hours (its 3-day reminder
@@ -47,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SINK = ROOT / "bench" / "push_sink.py"
 SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MILLION = 1_000_000
+# main just before issue #14's planning changes: the baseline, whatever main is now.
+BEFORE_14 = "59ca450"
 
 
 # --- the worker process (runs inside the code under test: cwd and PYTHONPATH are its tree) ----
@@ -370,7 +373,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--variants", nargs="+", default=["baseline", "new"])
     parser.add_argument(
-        "--baseline", default="main", help="git revision measured as the baseline (default main)"
+        "--baseline",
+        default=BEFORE_14,
+        help="git revision measured as the baseline (default: main before issue #14)",
     )
     parser.add_argument(
         "--database-prefix",
