@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/forms.py
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/worker_crash.py
+	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/import.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 migrate: $(STAMP)

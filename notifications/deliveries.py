@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
@@ -294,6 +294,17 @@ def _final(
     return values
 
 
+_FINALS_PG = text(
+    "UPDATE push_deliveries AS d SET status = c.status, attempts = c.attempts,"
+    " last_status_code = c.code, last_error = c.error, delivered_at = c.delivered_at,"
+    " lease_until = NULL, lease_owner = NULL, updated_at = :now"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:attempts AS int[]),"
+    " CAST(:codes AS int[]), CAST(:errors AS text[]), CAST(:delivered AS timestamptz[]))"
+    " AS c(id, status, attempts, code, error, delivered_at)"
+    " WHERE d.id = c.id AND d.lease_owner = :owner"
+)
+
+
 async def record(
     db: AsyncSession,
     claimed: Sequence[Claimed],
@@ -368,7 +379,22 @@ async def record(
         .where(PushDelivery.lease_owner == owner)
         .execution_options(synchronize_session=None)
     )
-    if finals:
+    if finals and db.get_bind().dialect.name == "postgresql":
+        # One statement for the whole batch (an executemany is one UPDATE per delivery).
+        await db.execute(
+            _FINALS_PG,
+            {
+                "ids": [f["id"] for f in finals],
+                "statuses": [str(f["status"]) for f in finals],
+                "attempts": [f["attempts"] for f in finals],
+                "codes": [f["last_status_code"] for f in finals],
+                "errors": [f["last_error"] for f in finals],
+                "delivered": [f["delivered_at"] for f in finals],
+                "owner": owner,
+                "now": now,
+            },
+        )
+    elif finals:
         await db.execute(held, finals)
     if pending:
         await db.execute(held, pending)

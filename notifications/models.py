@@ -165,23 +165,6 @@ class Reminder(Base):
     )
 
 
-class ReminderCheck(Base):
-    """When a deadline next needs the scheduler: a minute's tick looks only at deadlines that are
-    due for a check, new, or whose basis changed (due date, profile zone, preferences)."""
-
-    __tablename__ = "push_reminder_checks"
-    __table_args__ = (Index("ix_push_reminder_checks_next", "next_check_at"),)
-
-    deadline_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("deadlines.id", ondelete="CASCADE"), primary_key=True
-    )
-    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # What the plan was made from; any difference means "plan again".
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    time_zone: Mapped[str] = mapped_column(String(64))
-    preferences_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class PushDelivery(Base):
     """One push of one reminder (or a test push) to one subscription, and how it went."""
 

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import utcnow
 from api.errors import InvalidInput, Unauthenticated
+from notifications.checks import plan_again_for_persons
 from notifications.models import ReminderPreferences
 from notifications.reminders import QuietHours
 from records.models import DeadlineKind, Person
@@ -51,8 +52,25 @@ class EffectivePreferences:
         return ZoneInfo(self.time_zone)
 
 
+class StoredPreferences(Protocol):
+    """A ReminderPreferences row, or any row with its columns (the scheduler reads columns)."""
+
+    @property
+    def kinds(self) -> list[str]: ...
+    @property
+    def offsets_days(self) -> list[int]: ...
+    @property
+    def quiet_start(self) -> time | None: ...
+    @property
+    def quiet_end(self) -> time | None: ...
+    @property
+    def time_zone(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
+
+
 def effective(
-    row: ReminderPreferences | None, *, person_time_zone: str, person_language: str
+    row: StoredPreferences | None, *, person_time_zone: str, person_language: str
 ) -> EffectivePreferences:
     """Stored choices over the defaults, the profile's zone and language where none is set."""
     if person_language not in SUPPORTED_LANGUAGES:
@@ -176,6 +194,7 @@ async def update_preferences(
         row.language = language
     row.updated_at = utcnow()
     await db.flush()
+    await plan_again_for_persons(db, [person_id])
     return _for(row, person)
 
 

@@ -129,8 +129,8 @@ def next_check(
     now: datetime,
 ) -> datetime:
     """When a deadline next needs the scheduler, once `recorded` includes what was just posted:
-    its earliest reminder still to come; `now` (the next tick) while one is due but waits for
-    the end of quiet hours; the deadline itself when nothing is left."""
+    its earliest reminder still to come; the end of the quiet hours while one is due but waits
+    for them (not every minute until then); the deadline itself when nothing is left."""
     upcoming = []
     for offset in offsets_days:
         if offset in recorded:
@@ -139,7 +139,7 @@ def next_check(
         if moment is None:
             continue
         if moment <= now:
-            return now
+            return quiet.end_after(now, zone) if quiet is not None else now
         upcoming.append(moment)
     return min(upcoming, default=deadline)
 

@@ -2,28 +2,36 @@
 device. Exactly once per (deadline, date, offset) and per (reminder, subscription): unique keys with
 insert-or-skip, so scanners running at the same time never double anything.
 
-A tick does not re-plan every open deadline: push_reminder_checks keeps, per deadline, when it
-next needs a look and what that was computed from. A deadline is examined when it is new, when
-that moment has come, or when its due date, its person's time zone or preferences changed.
+A tick reads only the deadlines due for a look (issue #14): `deadlines.next_reminder_check_at`,
+indexed, says when each next needs the scheduler: its next reminder's moment, the end of the quiet
+hours a due one waits for, or NULL once nothing is left. A new deadline starts long ago (the
+column's default), so the next tick plans it however it was written; whoever changes what a plan
+is made from sets it back (`plan_again`: an import that changed a deadline, the person's time
+zone, their reminder preferences). With nothing due a tick is one index probe.
+
+Pages are taken with FOR UPDATE SKIP LOCKED on PostgreSQL: workers scanning at the same time
+share the due deadlines instead of planning the same ones, and each page's deliveries are queued
+when the page commits, so sending starts while planning goes on. Rows are written with
+executemany (one statement compiled once, whatever the page size).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy import insert as sa_insert
+from sqlalchemy import Table, bindparam, delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.database import new_id
+from notifications.checks import plan_again, plan_again_for_persons
 from notifications.messages import REMINDER, reminder_params
 from notifications.models import (
     DeliveryStatus,
@@ -32,47 +40,92 @@ from notifications.models import (
     PushDelivery,
     PushSubscription,
     Reminder,
-    ReminderCheck,
     ReminderPreferences,
     ReminderStatus,
 )
-from notifications.preferences import MAX_OFFSET_DAYS, effective
+from notifications.preferences import EffectivePreferences, effective
 from notifications.reminders import days_left, next_check, plan
 from notifications.texts import reminder_text
 from records.models import Deadline, DeadlineKind, Person
 
-# Look this far ahead: the largest offset, plus a day for time zones, DST and quiet hours.
-HORIZON = timedelta(days=MAX_OFFSET_DAYS + 2)
+__all__ = ["PAGE_SIZE", "ScanPage", "plan_again", "plan_again_for_persons", "scan_page"]
+
 PAGE_SIZE = 500
 REMINDER_KEY = ["deadline_id", "deadline_at", "offset_days"]  # its unique constraint
+# A deadline that, by a fault, would stay due after being planned is looked at again this much
+# later, not in a loop within the same tick.
+RETRY_AFTER = timedelta(minutes=1)
+
+DEADLINES = cast(Table, Deadline.__table__)
+REMINDERS = cast(Table, Reminder.__table__)
+INBOX = cast(Table, InboxMessage.__table__)
+DELIVERIES = cast(Table, PushDelivery.__table__)
 
 
 @dataclass(slots=True)
 class ScanPage:
-    """What one page of the scan did; `next_after` is None after the last page."""
+    """What one page of the scan did; `full` means more may be due (take another page)."""
 
     examined: int = 0
     posted: int = 0
     superseded: int = 0
     delivery_ids: list[uuid.UUID] = field(default_factory=list)
-    next_after: uuid.UUID | None = None
+    full: bool = False
+
+
+class _Stored:
+    """A person's stored preferences from the scan's row (its zone column is aliased)."""
+
+    __slots__ = ("kinds", "language", "offsets_days", "quiet_end", "quiet_start", "time_zone")
+
+    def __init__(self, row: Any) -> None:
+        self.kinds: list[str] = row.kinds
+        self.offsets_days: list[int] = row.offsets_days
+        self.quiet_start: time | None = row.quiet_start
+        self.quiet_end: time | None = row.quiet_end
+        self.time_zone: str | None = row.preferred_zone
+        self.language: str | None = row.language
 
 
 def _insert(db: AsyncSession) -> Any:
     return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-async def plan_again(db: AsyncSession, deadline_ids: Collection[uuid.UUID]) -> None:
-    """Forget what these deadlines' reminders were planned from: the next tick plans them as new
-    (an import that changed them calls this; a changed due date alone would also be noticed)."""
-    if deadline_ids:
-        await db.execute(delete(ReminderCheck).where(ReminderCheck.deadline_id.in_(deadline_ids)))
+_NEXT_CHECK = (
+    update(DEADLINES)
+    .where(DEADLINES.c.id == bindparam("b_id"))
+    .values(next_reminder_check_at=bindparam("b_next"))
+)
 
 
-async def scan_page(
-    db: AsyncSession, *, now: datetime, after: uuid.UUID | None = None, limit: int = PAGE_SIZE
-) -> ScanPage:
-    """Examine up to `limit` open deadlines (by id, after `after`) and post what is due."""
+# PostgreSQL: a page's next checks in one statement, from two arrays.
+_NEXT_CHECKS_PG = text(
+    "UPDATE deadlines AS d SET next_reminder_check_at = c.next_at"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:nexts AS timestamptz[])) AS c(id, next_at)"
+    " WHERE d.id = c.id"
+)
+
+
+async def _set_next_checks(db: AsyncSession, checks: list[dict[str, Any]]) -> None:
+    if db.get_bind().dialect.name == "postgresql":
+        ids = [c["b_id"] for c in checks]
+        await db.execute(_NEXT_CHECKS_PG, {"ids": ids, "nexts": [c["b_next"] for c in checks]})
+    else:
+        await db.execute(_NEXT_CHECK, checks)
+
+
+async def scan_page(db: AsyncSession, *, now: datetime, limit: int = PAGE_SIZE) -> ScanPage:
+    """Plan up to `limit` deadlines due for a look at `now` and post what is due."""
+    # Completed or past deadlines have nothing left to remind of: never looked at again.
+    await db.execute(
+        update(Deadline)
+        .where(
+            Deadline.next_reminder_check_at <= now,
+            or_(Deadline.completed_at.is_not(None), Deadline.due_at <= now),
+        )
+        .values(next_reminder_check_at=None)
+        .execution_options(synchronize_session=False)
+    )
     stmt = (
         select(
             Deadline.id,
@@ -82,30 +135,30 @@ async def scan_page(
             Deadline.description,
             Person.time_zone,
             Person.preferred_language,
-            ReminderPreferences,
+            # Columns, not the entity: no ORM object per row.
+            ReminderPreferences.person_id.label("preferences_of"),
+            ReminderPreferences.kinds,
+            ReminderPreferences.offsets_days,
+            ReminderPreferences.quiet_start,
+            ReminderPreferences.quiet_end,
+            ReminderPreferences.time_zone.label("preferred_zone"),
+            ReminderPreferences.language,
         )
         .join(Person, Person.id == Deadline.person_id)
         .outerjoin(ReminderPreferences, ReminderPreferences.person_id == Deadline.person_id)
-        .outerjoin(ReminderCheck, ReminderCheck.deadline_id == Deadline.id)
         .where(
+            Deadline.next_reminder_check_at <= now,
             Deadline.completed_at.is_(None),
             Deadline.due_at > now,
-            Deadline.due_at <= now + HORIZON,
-            or_(
-                ReminderCheck.deadline_id.is_(None),
-                ReminderCheck.next_check_at <= now,
-                ReminderCheck.due_at != Deadline.due_at,
-                ReminderCheck.time_zone != Person.time_zone,
-                ReminderCheck.preferences_at.is_distinct_from(ReminderPreferences.updated_at),
-            ),
         )
-        .order_by(Deadline.id)
+        .order_by(Deadline.next_reminder_check_at)
         .limit(limit)
+        # Another worker's page is skipped, not waited for nor planned twice (PostgreSQL;
+        # SQLite has one writer at a time anyway).
+        .with_for_update(of=Deadline, skip_locked=True)
     )
-    if after is not None:
-        stmt = stmt.where(Deadline.id > after)
     rows = (await db.execute(stmt)).all()
-    page = ScanPage(examined=len(rows), next_after=rows[-1].id if len(rows) == limit else None)
+    page = ScanPage(examined=len(rows), full=len(rows) == limit)
     if not rows:
         return page
 
@@ -121,24 +174,33 @@ async def scan_page(
             recorded[deadline_id].add(offset)
 
     posts: list[dict[str, Any]] = []
+    messages: dict[uuid.UUID, dict[str, Any]] = {}  # by reminder id
     stale: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
-    texts: dict[uuid.UUID, tuple[str, str, dict[str, Any]]] = {}
+    choices: dict[tuple[Any, ...], EffectivePreferences] = {}
     for row in rows:
-        stored = row.ReminderPreferences
-        prefs = effective(
-            stored, person_time_zone=row.time_zone, person_language=row.preferred_language
-        )
-        check = {
-            "deadline_id": row.id,
-            "next_check_at": row.due_at,  # nothing to remind of: not before the deadline
-            "due_at": row.due_at,
-            "time_zone": row.time_zone,
-            "preferences_at": stored.updated_at if stored is not None else None,
-        }
+        check: dict[str, Any] = {"b_id": row.id, "b_next": None}  # None: never again
         checks.append(check)
+        # Most persons share a few combinations: work each out once a page.
+        key = (
+            row.time_zone,
+            row.preferred_language,
+            row.preferences_of is not None,
+            tuple(row.kinds or ()),
+            tuple(row.offsets_days or ()),
+            row.quiet_start,
+            row.quiet_end,
+            row.preferred_zone,
+            row.language,
+        )
+        prefs = choices.get(key)
+        if prefs is None:
+            stored = _Stored(row) if row.preferences_of is not None else None
+            prefs = choices[key] = effective(
+                stored, person_time_zone=row.time_zone, person_language=row.preferred_language
+            )
         if DeadlineKind(row.kind) not in prefs.kinds:
-            continue
+            continue  # until the preferences change (they plan it again)
         zone = ZoneInfo(prefs.time_zone)
         decided = plan(
             row.due_at,
@@ -163,10 +225,11 @@ async def scan_page(
                     "offset_days": offset,
                     "status": ReminderStatus.SUPERSEDED,
                     "due_at": now,
+                    "inbox_message_id": None,
                 }
             )
         if decided.post is not None and decided.due_at is not None:
-            reminder_id = new_id()
+            reminder_id, message_id = new_id(), new_id()
             posts.append(
                 {
                     **common,
@@ -174,6 +237,7 @@ async def scan_page(
                     "offset_days": decided.post,
                     "status": ReminderStatus.POSTED,
                     "due_at": decided.due_at,
+                    "inbox_message_id": message_id,
                 }
             )
             text = reminder_text(
@@ -184,18 +248,28 @@ async def scan_page(
                 zone=zone,
                 language=prefs.language,
             )
-            params = reminder_params(
-                kind=DeadlineKind(row.kind),
-                description=row.description,
-                deadline=row.due_at,
-                days_left=days_left(row.due_at, now, zone),
-                zone=prefs.time_zone,
-            )
-            texts[reminder_id] = (text.title, text.body, params)
+            messages[reminder_id] = {
+                "id": message_id,
+                "person_id": row.person_id,
+                "kind": MessageKind.REMINDER,
+                # Rendered again at read time in the person's language of the moment (#16).
+                "text_key": REMINDER,
+                "params": reminder_params(
+                    kind=DeadlineKind(row.kind),
+                    description=row.description,
+                    deadline=row.due_at,
+                    days_left=days_left(row.due_at, now, zone),
+                    zone=prefs.time_zone,
+                ),
+                "subject": text.title,
+                "body": text.body,
+                "created_at": now,
+                "read_at": None,
+            }
         done = {*recorded[row.id], *decided.supersede}
         if decided.post is not None:
             done.add(decided.post)
-        check["next_check_at"] = next_check(
+        upcoming = next_check(
             row.due_at,
             offsets_days=prefs.offsets_days,
             recorded=done,
@@ -203,70 +277,45 @@ async def scan_page(
             quiet=prefs.quiet_hours,
             now=now,
         )
+        # next_check answers the deadline itself when no reminder is left: nothing to look at.
+        if upcoming < row.due_at:
+            check["b_next"] = max(upcoming, now + RETRY_AFTER) if upcoming <= now else upcoming
 
+    await _set_next_checks(db, checks)
     insert = _insert(db)
-    upsert = insert(ReminderCheck).values(checks)
-    await db.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["deadline_id"],
-            set_={
-                key: upsert.excluded[key]
-                for key in ("next_check_at", "due_at", "time_zone", "preferences_at")
-            },
-        )
-    )
     if stale:
         await db.execute(
-            insert(Reminder).values(stale).on_conflict_do_nothing(index_elements=REMINDER_KEY)
+            insert(REMINDERS).on_conflict_do_nothing(index_elements=REMINDER_KEY), stale
         )
         page.superseded = len(stale)
     if not posts:
         return page
-    # Only the reminders this transaction inserted are posted; a concurrent scanner's are its own.
+    # Each post's inbox message goes in first (the reminder points at it); a reminder another
+    # scanner inserted first is skipped, and so its message is taken back.
+    await db.execute(INBOX.insert(), list(messages.values()))
     inserted = (
         await db.execute(
-            insert(Reminder)
-            .values(posts)
+            insert(REMINDERS)
             .on_conflict_do_nothing(index_elements=REMINDER_KEY)
-            .returning(Reminder.id, Reminder.person_id)
+            .returning(REMINDERS.c.id, REMINDERS.c.person_id),
+            posts,
         )
     ).all()
+    taken = {r.id for r in inserted}
+    skipped = [messages[p["id"]]["id"] for p in posts if p["id"] not in taken]
+    if skipped:
+        await db.execute(delete(InboxMessage).where(InboxMessage.id.in_(skipped)))
     if not inserted:
         return page
     page.posted = len(inserted)
-    page.delivery_ids = await _post(db, inserted, texts, now=now)
+    page.delivery_ids = await _deliveries(db, inserted, now=now)
     return page
 
 
-async def _post(
-    db: AsyncSession,
-    inserted: Sequence[Any],
-    texts: dict[uuid.UUID, tuple[str, str, dict[str, Any]]],
-    *,
-    now: datetime,
+async def _deliveries(
+    db: AsyncSession, inserted: Sequence[Any], *, now: datetime
 ) -> list[uuid.UUID]:
-    """Inbox message once per reminder, then one pending delivery per device of the person."""
-    messages = []
-    links = []
-    for reminder_id, person_id in inserted:
-        message_id = new_id()
-        subject, body, params = texts[reminder_id]
-        messages.append(
-            {
-                "id": message_id,
-                "person_id": person_id,
-                "kind": MessageKind.REMINDER,
-                "text_key": REMINDER,
-                "params": params,
-                "subject": subject,
-                "body": body,
-                "created_at": now,
-            }
-        )
-        links.append({"id": reminder_id, "inbox_message_id": message_id})
-    await db.execute(sa_insert(InboxMessage), messages)
-    await db.execute(update(Reminder), links)
-
+    """One pending delivery per device of each reminder's person."""
     person_ids = {person_id for _, person_id in inserted}
     devices: dict[uuid.UUID, list[tuple[uuid.UUID, str | None]]] = defaultdict(list)
     subscriptions = select(
@@ -284,8 +333,13 @@ async def _post(
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
+            "lease_until": None,
+            "lease_owner": None,
+            "last_status_code": None,
+            "last_error": None,
             "created_at": now,
             "updated_at": now,
+            "delivered_at": None,
         }
         for reminder_id, person_id in inserted
         for subscription_id, device_name in devices[person_id]
@@ -293,9 +347,9 @@ async def _post(
     if not deliveries:
         return []
     created = await db.execute(
-        _insert(db)(PushDelivery)
-        .values(deliveries)
+        _insert(db)(DELIVERIES)
         .on_conflict_do_nothing(index_elements=["reminder_id", "subscription_id"])
-        .returning(PushDelivery.id)
+        .returning(DELIVERIES.c.id),
+        deliveries,
     )
     return list(created.scalars())

@@ -213,22 +213,24 @@ class PushWorker:
         return held
 
     async def scan(self) -> ScanTotals:
-        """Post every due reminder, a page per transaction."""
+        """Post every due reminder, a page per transaction; each page's delivery jobs are
+        queued as it commits, so they go out while the next pages are planned."""
         totals = ScanTotals()
-        after: uuid.UUID | None = None
         now = self.clock()
         while True:
             async with self.session_factory() as db:
-                page = await scheduler.scan_page(db, now=now, after=after)
+                page = await scheduler.scan_page(db, now=now)
                 jobs = delivery_jobs(page.delivery_ids, size=self.job_size)
                 await commit_with_jobs(db, self.queue, jobs)
             totals.examined += page.examined
             totals.posted += page.posted
             totals.superseded += page.superseded
             totals.deliveries += len(page.delivery_ids)
-            if page.next_after is None:
+            # A planned deadline leaves the due range (its next look is later), so the next
+            # page starts at the front again; a short page means nothing due is left (or
+            # other workers hold the rest, SKIP LOCKED).
+            if not page.full:
                 return totals
-            after = page.next_after
 
     async def requeue_overdue(self, *, grace: timedelta = OVERDUE_GRACE) -> int:
         async with self.session_factory() as db:
@@ -291,8 +293,11 @@ class PushWorker:
         if not self.queue.transactional:  # a fresh in-memory queue is empty
             await self._database(lambda: self.requeue_overdue(grace=timedelta(0)), self._stopping)
         # Do not wait for the first full minute; if the database is out now, tick as soon as
-        # the queue is connected again.
-        ticked = not with_tick or await self.tick()
+        # the queue is connected again. On PostgreSQL that first tick runs beside the queue:
+        # the jobs of each page it plans go out while it plans the next (issue #14); the
+        # in-memory queue and a drain run it first.
+        beside = self.queue.transactional and not drain
+        ticked = not with_tick or (not beside and await self.tick())
         backoff = Backoff()
         while not self._stopping.is_set():
             try:
@@ -303,8 +308,12 @@ class PushWorker:
                 await pause(backoff.next_delay(), self._stopping)
                 continue
             self.attach(connection.pgq)
+            first_tick: asyncio.Task[bool] | None = None
             if not ticked:
-                ticked = await self.tick()
+                if beside:
+                    first_tick = asyncio.create_task(self.tick(), name="push-first-tick")
+                else:
+                    ticked = await self.tick()
             try:
                 await self._run_queue(connection, drain=drain, with_tick=with_tick)
                 if connection.lost.is_set() and not self._stopping.is_set():
@@ -316,6 +325,8 @@ class PushWorker:
                 await pause(backoff.next_delay(), self._stopping)
                 continue
             finally:
+                if first_tick is not None:
+                    ticked = await _finish(first_tick)
                 await connection.close()
             return  # stopped, or drained
 
@@ -360,6 +371,17 @@ class PushWorker:
 
     async def _database(self, operation: Callable[[], Awaitable[T]], stopping: asyncio.Event) -> T:
         return await until_available(operation, self.outages, stopping=stopping)
+
+
+async def _finish(tick: asyncio.Task[bool]) -> bool:
+    """The first tick's outcome once the queue run it ran beside has ended (cancelled if still
+    planning: the next run or minute takes up what is left)."""
+    if not tick.done():
+        tick.cancel()
+    try:
+        return await tick
+    except asyncio.CancelledError:
+        return False
 
 
 def _transient(exc: BaseException) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -169,11 +170,17 @@ class StudyFinance(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# The default of Deadline.next_reminder_check_at, in the form SQLite stores datetimes in.
+LONG_AGO = "1970-01-01 00:00:00.000000"
+
+
 class Deadline(Base):
     __tablename__ = "deadlines"
     __table_args__ = (
         Index("ix_deadlines_person_due", "person_id", "due_at"),
         UniqueConstraint("person_id", "ref", name="uq_deadlines_person_ref"),
+        # The minute's reminder tick reads only the deadlines due for a look (issue #14).
+        Index("ix_deadlines_next_reminder_check", "next_reminder_check_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -186,6 +193,11 @@ class Deadline(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the reminder scheduler (notifications/scheduler.py) next needs to look at it; NULL:
+    # never again. A new row starts long ago, however it is written, so the next tick plans it.
+    next_reminder_check_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, server_default=text(f"'{LONG_AGO}'")
+    )
 
 
 class ImportStatus(enum.StrEnum):

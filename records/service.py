@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from api.database import utcnow
 from api.errors import InvalidInput, NotFound, Unauthenticated
 from api.pagination import Page, paginate
+from notifications.checks import plan_again_for_persons
 from records.models import Deadline, Diploma, Enrolment, Person, StudyFinance
 
 SUPPORTED_LANGUAGES = ("en", "nl")
@@ -122,8 +123,9 @@ async def update_preferences(
         person.preferred_language = preferred_language
         if not language_from_device:
             person.language_chosen_at = utcnow()
-    if time_zone is not None:
+    if time_zone is not None and time_zone != person.time_zone:
         person.time_zone = time_zone
+        await plan_again_for_persons(db, [person.id])  # reminders follow the new zone
     await db.flush()
     return person
 

@@ -253,15 +253,14 @@ async def seed(committed: Committed, devices: list[dict[str, str]]) -> None:
 
 async def post_due_reminders(committed: Committed) -> int:
     """The scan of the minute tick, here (the workers' own ran before the data was there)."""
-    posted, after = 0, None
+    posted = 0
     while True:
         async with committed.factory() as db:
-            page = await scan_page(db, now=utcnow(), after=after)
+            page = await scan_page(db, now=utcnow())
             await commit_with_jobs(db, PostgresJobQueue(), delivery_jobs(page.delivery_ids))
         posted += page.posted
-        if page.next_after is None:
+        if not page.full:
             return posted
-        after = page.next_after
 
 
 async def statuses(committed: Committed) -> Counter[DeliveryStatus]:

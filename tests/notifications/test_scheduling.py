@@ -1,5 +1,6 @@
-"""The minute tick plans each deadline again only when needed: when its next reminder is due, or
-when what the plan was made from changed (due date, time zone, preferences)."""
+"""The minute tick plans each deadline again only when needed: when its next reminder is due, at
+the end of the quiet hours a due one waits for, or when what the plan was made from changed (due
+date, time zone, preferences)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.database import utcnow
 from api.settings import Settings
 from notifications import preferences
-from notifications.models import InboxMessage, MessageKind, Reminder, ReminderCheck
+from notifications.checks import plan_again
+from notifications.models import InboxMessage, MessageKind, Reminder
 from notifications.reminders import QuietHours, next_check, reminder_moment
-from records.models import Deadline, Person
+from records import service as records
+from records.models import Deadline
 from tests.notifications.support import add_deadline, make_worker, person_without_reminders
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -29,10 +32,12 @@ def test_next_check_is_the_next_reminder_or_the_deadline() -> None:
         deadline, 1, AMSTERDAM, None
     )
     assert next_check(deadline, recorded={14, 3, 1}, **kwargs) == deadline  # type: ignore[arg-type]
-    # Due but waiting for the end of quiet hours: look again at the next tick.
-    night = QuietHours(time(0, 0), time(23, 59))
-    waiting = {**kwargs, "quiet": night, "now": datetime(2027, 5, 19, 23, 0, tzinfo=UTC)}
-    assert next_check(deadline, recorded={14, 3}, **waiting) == waiting["now"]  # type: ignore[arg-type]
+    # The 3-day reminder is due but waits for the end of the quiet hours (a stopped worker
+    # catching up at midnight): look again at 08:00 local, not at every tick until then.
+    night = QuietHours(time(22, 0), time(8, 0))
+    waiting = {**kwargs, "quiet": night, "now": datetime(2027, 5, 18, 22, 0, tzinfo=UTC)}
+    morning = datetime(2027, 5, 19, 6, 0, tzinfo=UTC)  # 08:00 in Amsterdam (summer time)
+    assert next_check(deadline, recorded={14}, **waiting) == morning  # type: ignore[arg-type]
 
 
 async def test_a_tick_looks_again_only_when_something_changed(
@@ -46,11 +51,10 @@ async def test_a_tick_looks_again_only_when_something_changed(
     try:
         first = await worker.scan()
         assert (first.examined, first.posted) == (1, 0)  # 14 days before is still 6 days off
-        check = await db.get(ReminderCheck, deadline_id, populate_existing=True)
-        assert check is not None
-        deadline = await db.get(Deadline, deadline_id)
+        deadline = await db.get(Deadline, deadline_id, populate_existing=True)
         assert deadline is not None
-        assert check.next_check_at == reminder_moment(deadline.due_at, 14, AMSTERDAM, None)
+        first_moment = reminder_moment(deadline.due_at, 14, AMSTERDAM, None)
+        assert deadline.next_reminder_check_at == first_moment
 
         assert (await worker.scan()).examined == 0  # nothing changed: not planned again
 
@@ -60,17 +64,20 @@ async def test_a_tick_looks_again_only_when_something_changed(
         assert (moved.examined, moved.posted) == (1, 0)  # preferences changed: planned again
         assert (await worker.scan()).examined == 0
 
-        await db.execute(
-            update(Person).where(Person.id == person_id).values(time_zone="Asia/Kolkata")
+        await records.update_preferences(
+            db, person_id, preferred_language=None, time_zone="Asia/Kolkata"
         )
         await db.commit()
         assert (await worker.scan()).examined == 1  # the profile's zone changed
+        assert (await worker.scan()).examined == 0
 
+        # Moved, as an import moves it (records/imports/writes.py).
         await db.execute(
             update(Deadline)
             .where(Deadline.id == deadline_id)
             .values(due_at=deadline.due_at - timedelta(days=14))
         )
+        await plan_again(db, [deadline_id])
         await db.commit()
         sooner = await worker.scan()  # six days left: the 7-day reminder is due now
         assert (sooner.examined, sooner.posted) == (1, 1)
@@ -88,3 +95,39 @@ async def test_a_tick_looks_again_only_when_something_changed(
     )
     assert await db.scalar(messages) == 2
     assert uuid.UUID(str(deadline_id))
+
+
+async def test_a_reminder_held_by_quiet_hours_is_looked_at_again_when_they_end(
+    db: AsyncSession, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Catching up at 23:30 in Amsterdam (the worker was down when the 3-day reminder fell due):
+    nothing goes out in the quiet hours (22:00 to 08:00), the ticks of the night do not plan the
+    deadline again, and the 08:00 tick posts it."""
+    person_id = await person_without_reminders(db, time_zone="Europe/Amsterdam")
+    await preferences.update_preferences(
+        db, person_id, offsets_days=[3, 2], quiet_hours=QuietHours(time(22, 0), time(8, 0))
+    )
+    night = datetime(2026, 11, 29, 22, 30, tzinfo=UTC)  # 23:30 local
+    deadline_id = await add_deadline(db, person_id, due_in=timedelta(days=2, hours=12), now=night)
+    await db.commit()
+    clock = {"now": night}
+    worker, runtime = await make_worker(settings, session_factory, clock=lambda: clock["now"])
+    try:
+        held = await worker.scan()
+        assert (held.examined, held.posted) == (1, 0)
+        deadline = await db.get(Deadline, deadline_id, populate_existing=True)
+        assert deadline is not None
+        morning = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # 08:00 local
+        assert deadline.next_reminder_check_at == morning
+        for minutes in (1, 60, 500):
+            clock["now"] = night + timedelta(minutes=minutes)
+            assert (await worker.scan()).examined == 0  # not every minute of the night
+        clock["now"] = morning
+        posted = await worker.scan()
+        assert (posted.examined, posted.posted) == (1, 1)
+    finally:
+        await runtime.close()
+    offsets = set(
+        await db.scalars(select(Reminder.offset_days).where(Reminder.deadline_id == deadline_id))
+    )
+    assert offsets == {3}

@@ -135,8 +135,22 @@ async def test_two_workers_deliver_1000_reminders_exactly_once(
                     job_size=20,
                 )
             )
-        # Both scan at once: each reminder is inserted by one of them only.
+        due = (
+            select(func.count())
+            .select_from(Deadline)
+            .where(
+                Deadline.next_reminder_check_at <= utcnow(),
+                Deadline.completed_at.is_(None),
+                Deadline.due_at > utcnow(),
+            )
+        )
+        async with committed.factory() as db:
+            waiting = await db.scalar(due)
+        # Both scan at once: each reminder is inserted by one of them only, and each deadline
+        # is planned by one of them only (SKIP LOCKED pages, issue #14): the second worker
+        # shares the work instead of repeating it.
         scans = await asyncio.gather(*(w.scan() for w in workers))
+        assert sum(s.examined for s in scans) == waiting
         assert sum(s.posted for s in scans) == PEOPLE
         assert sum(s.deliveries for s in scans) == PEOPLE
         # Every delivery queued a second time: both workers race for the same rows.
