@@ -1,7 +1,7 @@
 """reminder checks on the deadline itself: the minute tick reads only what is due (#14)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 21:30:00.000000
 
 `deadlines.next_reminder_check_at`, indexed, replaces the table `push_reminder_checks`: a new
@@ -18,8 +18,8 @@ from alembic import op
 
 from api.database import UTCDateTime
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
