@@ -168,27 +168,32 @@ async def send_test_push(
         )
     )
     now = utcnow()
-    status = _STATUS[result.outcome]
-    db.add(
-        PushDelivery(
-            person_id=person_id,
-            reminder_id=None,
-            subscription_id=device.id,
-            device_name=device.device_name,
-            status=status,
-            attempts=1,
-            next_attempt_at=now,
-            last_status_code=result.status_code,
-            last_error=None if status == DeliveryStatus.DELIVERED else result.reason,
-            created_at=now,
-            updated_at=now,
-            delivered_at=now if status == DeliveryStatus.DELIVERED else None,
-        )
-    )
+    db.add(_single_attempt(person_id, device, result, at=now))
     await db.flush()
     if result.outcome is Outcome.GONE:
         await subscriptions.remove_gone(db, [device.id])
     return PushCheck(result=result, tag=tag, sent_at=now, device_name=device.device_name)
+
+
+def _single_attempt(
+    person_id: uuid.UUID, device: PushSubscription, result: SendResult, *, at: datetime
+) -> PushDelivery:
+    """The record of a push sent once, outside the reminder queue (a test push, a notice)."""
+    status = _STATUS[result.outcome]
+    return PushDelivery(
+        person_id=person_id,
+        reminder_id=None,
+        subscription_id=device.id,
+        device_name=device.device_name,
+        status=status,
+        attempts=1,
+        next_attempt_at=at,
+        last_status_code=result.status_code,
+        last_error=None if status == DeliveryStatus.DELIVERED else result.reason,
+        created_at=at,
+        updated_at=at,
+        delivered_at=at if status == DeliveryStatus.DELIVERED else None,
+    )
 
 
 # --- Push: an inbox message to every device of its person (#13: form decisions) ---------------
@@ -250,24 +255,10 @@ async def push_message(
     )
     done = utcnow()
     async with session_factory() as db:
-        for device, result in zip(devices, results, strict=True):
-            status = _STATUS[result.outcome]
-            db.add(
-                PushDelivery(
-                    person_id=person_id,
-                    reminder_id=None,
-                    subscription_id=device.id,
-                    device_name=device.device_name,
-                    status=status,
-                    attempts=1,
-                    next_attempt_at=done,
-                    last_status_code=result.status_code,
-                    last_error=None if status == DeliveryStatus.DELIVERED else result.reason,
-                    created_at=done,
-                    updated_at=done,
-                    delivered_at=done if status == DeliveryStatus.DELIVERED else None,
-                )
-            )
+        db.add_all(
+            _single_attempt(person_id, device, result, at=done)
+            for device, result in zip(devices, results, strict=True)
+        )
         await db.flush()
         await subscriptions.remove_gone(
             db,
