@@ -298,19 +298,23 @@ SKIPPED_LEVELS = """() => {
 }"""
 
 
-def test_no_screen_skips_a_heading_level(live_server: LiveServer, app: Page, lang: str) -> None:
+def test_no_screen_skips_a_heading_level_or_fails_axe(
+    live_server: LiveServer, app: Page, lang: str
+) -> None:
     screens = ["", "#/forms", "#/extracts", "#/notifications", "#/security"]
     screens += [
         f"#/forms/{f.form_id}" for f in load_catalogue().current_versions(datetime.now(UTC))
     ]
+    violations: dict[str, list[str]] = {}
     for route in screens:
         go(app, live_server.origin, route)
         expect(app.locator("#view h1")).to_be_visible()
         app.wait_for_load_state("networkidle")
         assert app.evaluate(SKIPPED_LEVELS) == [], route or "dashboard"
-    go(app, live_server.origin, "#/forms/certified-extract-request")
-    expect(app.locator("h2.form-group").first).to_be_visible()
-    assert axe_violations(app) == []
+        # Every screen, best practice included: no violation of any impact (#16's proof).
+        if found := axe_violations(app):
+            violations[route or "dashboard"] = found
+    assert violations == {}
 
 
 # --- 6: numbers, dates and relative time through Intl, with separation ----------------------
