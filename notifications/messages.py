@@ -34,7 +34,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "nl": (
             "Welkom bij DUO Abroad",
-            "Je kunt hier je gegevens, diploma's en formulieren bekijken, ook offline.",
+            "U kunt hier uw gegevens, diploma's en formulieren bekijken, ook offline.",
         ),
     },
     FORM_PROCESSED: {
@@ -66,9 +66,9 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "If this was not you, remove it under Security and contact DUO.",
         ),
         "nl": (
-            "Er is een passkey toegevoegd aan je account",
-            "Met de nieuwe passkey “{name}” kun je nu inloggen op DUO Abroad. "
-            "Was jij dit niet? Verwijder hem onder Beveiliging en neem contact op met DUO.",
+            "Er is een passkey toegevoegd aan uw account",
+            "Met de nieuwe passkey “{name}” kunt u nu inloggen op DUO Abroad. "
+            "Was u dit niet? Verwijder hem onder Beveiliging en neem contact op met DUO.",
         ),
     },
     "passkey.revoked": {
@@ -77,8 +77,8 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "The passkey “{name}” can no longer sign in to your account.",
         ),
         "nl": (
-            "Er is een passkey verwijderd van je account",
-            "Met de passkey “{name}” kun je niet meer inloggen op je account.",
+            "Er is een passkey verwijderd van uw account",
+            "Met de passkey “{name}” kunt u niet meer inloggen op uw account.",
         ),
     },
     "recovery.used": {
@@ -88,9 +88,9 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "added. You received a new recovery key. If this was not you, contact DUO now.",
         ),
         "nl": (
-            "Je herstelsleutel is gebruikt",
-            "Je account is hersteld met je herstelsleutel en er is een nieuwe passkey “{name}” "
-            "toegevoegd. Je hebt een nieuwe herstelsleutel gekregen. Was jij dit niet? "
+            "Uw herstelsleutel is gebruikt",
+            "Uw account is hersteld met uw herstelsleutel en er is een nieuwe passkey “{name}” "
+            "toegevoegd. U hebt een nieuwe herstelsleutel gekregen. Was u dit niet? "
             "Neem dan direct contact op met DUO.",
         ),
     },
@@ -101,9 +101,9 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "everywhere. Reason: {reason}\n\nTo sign in again, ask DUO for a new activation code.",
         ),
         "nl": (
-            "DUO heeft je passkeys verwijderd",
-            "Een DUO-medewerker heeft alle passkeys en herstelsleutels van je account verwijderd "
-            "en je overal afgemeld. Reden: {reason}\n\nVraag DUO om een nieuwe activeringscode "
+            "DUO heeft uw passkeys verwijderd",
+            "Een DUO-medewerker heeft alle passkeys en herstelsleutels van uw account verwijderd "
+            "en u overal afgemeld. Reden: {reason}\n\nVraag DUO om een nieuwe activeringscode "
             "om weer in te loggen.",
         ),
     },
@@ -114,10 +114,10 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "a passkey to your account on a new device. If this was not you, contact DUO now.",
         ),
         "nl": (
-            "DUO heeft een aanvraag voor toegang tot je account goedgekeurd",
+            "DUO heeft een aanvraag voor toegang tot uw account goedgekeurd",
             "Na controle van een identiteitsbewijs en een video heeft DUO een aanvraag "
-            "goedgekeurd om een passkey op een nieuw apparaat aan je account toe te voegen. "
-            "Was jij dit niet? Neem dan direct contact op met DUO.",
+            "goedgekeurd om een passkey op een nieuw apparaat aan uw account toe te voegen. "
+            "Was u dit niet? Neem dan direct contact op met DUO.",
         ),
     },
     "recovery.renewed": {
@@ -126,8 +126,8 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
             "Your previous recovery key no longer works. Keep the new one somewhere safe.",
         ),
         "nl": (
-            "Je hebt een nieuwe herstelsleutel",
-            "Je vorige herstelsleutel werkt niet meer. Bewaar de nieuwe op een veilige plek.",
+            "U hebt een nieuwe herstelsleutel",
+            "Uw vorige herstelsleutel werkt niet meer. Bewaar de nieuwe op een veilige plek.",
         ),
     },
 }
@@ -194,11 +194,51 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL)
 
 
+# Earlier Dutch wordings (before every text said "u"), recognised in rows stored before keys
+# existed; they are never rendered again.
+EARLIER: dict[str, tuple[str, str]] = {
+    WELCOME: (
+        "Welkom bij DUO Abroad",
+        "Je kunt hier je gegevens, diploma's en formulieren bekijken, ook offline.",
+    ),
+    "passkey.added": (
+        "Er is een passkey toegevoegd aan je account",
+        "Met de nieuwe passkey “{name}” kun je nu inloggen op DUO Abroad. "
+        "Was jij dit niet? Verwijder hem onder Beveiliging en neem contact op met DUO.",
+    ),
+    "passkey.revoked": (
+        "Er is een passkey verwijderd van je account",
+        "Met de passkey “{name}” kun je niet meer inloggen op je account.",
+    ),
+    "recovery.used": (
+        "Je herstelsleutel is gebruikt",
+        "Je account is hersteld met je herstelsleutel en er is een nieuwe passkey “{name}” "
+        "toegevoegd. Je hebt een nieuwe herstelsleutel gekregen. Was jij dit niet? "
+        "Neem dan direct contact op met DUO.",
+    ),
+    "access.revoked": (
+        "DUO heeft je passkeys verwijderd",
+        "Een DUO-medewerker heeft alle passkeys en herstelsleutels van je account verwijderd "
+        "en je overal afgemeld. Reden: {reason}\n\nVraag DUO om een nieuwe activeringscode "
+        "om weer in te loggen.",
+    ),
+    "access.approved": (
+        "DUO heeft een aanvraag voor toegang tot je account goedgekeurd",
+        "Na controle van een identiteitsbewijs en een video heeft DUO een aanvraag "
+        "goedgekeurd om een passkey op een nieuw apparaat aan je account toe te voegen. "
+        "Was jij dit niet? Neem dan direct contact op met DUO.",
+    ),
+    "recovery.renewed": (
+        "Je hebt een nieuwe herstelsleutel",
+        "Je vorige herstelsleutel werkt niet meer. Bewaar de nieuwe op een veilige plek.",
+    ),
+}
+
 _KNOWN = [
     (key, language, _pattern(subject), _pattern(body))
     for key, texts in CATALOGUE.items()
     for language, (subject, body) in texts.items()
-]
+] + [(key, "nl", _pattern(subject), _pattern(body)) for key, (subject, body) in EARLIER.items()]
 
 
 def recognise(subject: str, body: str) -> tuple[str, dict[str, str]] | None:

@@ -517,7 +517,7 @@ def make_bundle(index: int, *, seed: int = DEFAULT_SEED, today: date) -> Bundle:
             "subject": "Welkom bij DUO Abroad"
             if bundle.person["preferred_language"] == "nl"
             else "Welcome to DUO Abroad",
-            "body": "Je kunt hier je gegevens, diploma's en formulieren bekijken, ook offline."
+            "body": "U kunt hier uw gegevens, diploma's en formulieren bekijken, ook offline."
             if bundle.person["preferred_language"] == "nl"
             else "Here you can see your records, diplomas and forms, also offline.",
             "created_at": datetime.combine(today, time(8), tzinfo=UTC),

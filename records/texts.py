@@ -16,7 +16,7 @@ _DUTCH = {
         "Jaarlijkse aflossing voor wie in het buitenland woont: betaal vóór 31 december."
     ),
     "Send proof of your income of last year to set your monthly amount.": (
-        "Stuur het bewijs van je inkomen van vorig jaar op, zodat je maandbedrag kan worden "
+        "Stuur het bewijs van uw inkomen van vorig jaar op, zodat uw maandbedrag kan worden "
         "vastgesteld."
     ),
     "Apply for a reduced monthly amount (draagkrachtmeting).": (
@@ -24,9 +24,9 @@ _DUTCH = {
     ),
 }
 DUTCH_ACTION = {
-    DeadlineKind.PAYMENT: "Betaal je jaarlijkse aflossing op tijd.",
-    DeadlineKind.INCOME_STATEMENT: "Stuur het bewijs van je inkomen op tijd in.",
-    DeadlineKind.APPLICATION: "Dien je aanvraag op tijd in.",
+    DeadlineKind.PAYMENT: "Betaal uw jaarlijkse aflossing op tijd.",
+    DeadlineKind.INCOME_STATEMENT: "Stuur het bewijs van uw inkomen op tijd in.",
+    DeadlineKind.APPLICATION: "Dien uw aanvraag op tijd in.",
     DeadlineKind.DOCUMENT: "Stuur de gevraagde documenten op tijd in.",
 }
 

@@ -132,7 +132,7 @@ async def test_switching_language_renders_every_server_text_in_it_also_older_one
     # Sent before the switch, shown in the language chosen after it.
     for said in (
         "Welkom bij DUO Abroad",
-        "Er is een passkey toegevoegd aan je account",
+        "Er is een passkey toegevoegd aan uw account",
         "Met de nieuwe passkey “Pixel 8”",
         "Uw formulier kon niet worden verwerkt",
         "“Een vraag stellen aan DUO”",
