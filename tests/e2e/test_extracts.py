@@ -51,7 +51,7 @@ def test_extract_is_created_kept_offline_and_verifies_offline(
     wait_for_service_worker(page)
     new = page.locator("#extract-new li").first
     new.get_by_label("Language of the extract").select_option("nl")
-    new.get_by_role("button", name="Get an extract of").click()
+    new.get_by_role("button", name="Get extract:").click()
     expect(page.locator("#live")).to_have_text("Extract created and saved on this device.")
     item = page.locator("#extracts li").first
     expect(item).to_contain_text("Nederlands, version 1")

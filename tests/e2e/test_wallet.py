@@ -73,7 +73,7 @@ def test_add_to_wallet_then_the_activity_shows_it(
 ) -> None:
     page.goto(f"{live_server.origin}/#/extracts")
     expect(page.get_by_role("heading", level=1)).to_have_text("Diploma extracts")
-    page.get_by_role("link", name=re.compile(r"to a wallet$")).first.click()
+    page.get_by_role("link", name=re.compile(r"^Add to a wallet: ")).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Add your diploma to a wallet")
     qr = page.get_by_role("img", name="QR code with the offer for your wallet app")
     expect(qr).to_be_visible()
