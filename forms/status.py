@@ -30,22 +30,6 @@ class Decision:
     message_id: uuid.UUID  # the inbox message that announces it (pushed after the commit)
 
 
-async def set_status(
-    db: AsyncSession,
-    client_id: uuid.UUID,
-    *,
-    status: SubmissionStatus,
-    reason: str | None,
-    catalogue: Catalogue,
-    now: datetime | None = None,
-) -> FormSubmission:
-    """received → processed | rejected (with a reason); announced in the person's inbox."""
-    decided = await decide(
-        db, client_id, status=status, reason=reason, catalogue=catalogue, now=now
-    )
-    return decided.submission
-
-
 async def decide(
     db: AsyncSession,
     client_id: uuid.UUID,
@@ -55,7 +39,10 @@ async def decide(
     catalogue: Catalogue,
     now: datetime | None = None,
 ) -> Decision:
-    """Like set_status, also saying which inbox message announces the decision."""
+    """received → processed | rejected (with a reason); announced in the person's inbox.
+
+    Says which inbox message announces it: the caller pushes it after the commit.
+    """
     reason = (reason or "").strip() or None
     if status == SubmissionStatus.RECEIVED:
         raise InvalidInput("A submission can only become processed or rejected.", field="status")

@@ -76,7 +76,7 @@ async def test_processing_and_rejection_are_shown_and_announced_in_the_inbox(
     for item in (done, refused):
         assert (await submit(client, item))["status"] == "ACCEPTED"
     catalogue = load_catalogue()
-    await status.set_status(
+    await status.decide(
         db,
         uuid.UUID(done["clientId"]),
         status=SubmissionStatus.PROCESSED,
@@ -84,14 +84,14 @@ async def test_processing_and_rejection_are_shown_and_announced_in_the_inbox(
         catalogue=catalogue,
     )
     with pytest.raises(InvalidInput, match="why"):
-        await status.set_status(
+        await status.decide(
             db,
             uuid.UUID(refused["clientId"]),
             status=SubmissionStatus.REJECTED,
             reason=" ",
             catalogue=catalogue,
         )
-    await status.set_status(
+    await status.decide(
         db,
         uuid.UUID(refused["clientId"]),
         status=SubmissionStatus.REJECTED,
@@ -99,7 +99,7 @@ async def test_processing_and_rejection_are_shown_and_announced_in_the_inbox(
         catalogue=catalogue,
     )
     with pytest.raises(InvalidInput, match="already"):
-        await status.set_status(
+        await status.decide(
             db,
             uuid.UUID(done["clientId"]),
             status=SubmissionStatus.REJECTED,

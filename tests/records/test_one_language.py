@@ -90,7 +90,7 @@ async def everything_the_server_says(
     await announce(db, person_id, "passkey.added", name="Pixel 8")
     item = entry("general-question", 1, QUESTION)
     assert (await submit(client, item))["status"] == "ACCEPTED"
-    await status.set_status(
+    await status.decide(
         db,
         uuid.UUID(item["clientId"]),
         status=SubmissionStatus.REJECTED,
