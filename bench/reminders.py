@@ -58,12 +58,16 @@ BEFORE_14 = "59ca450"
 async def _worker(database_url: str, cafile: str) -> None:
     import ssl
 
+    import notifications.worker
     from api.database import create_engine, create_session_factory
     from api.settings import load_settings
     from notifications import scheduler
     from notifications.jobs import postgres_queuer
     from notifications.runtime import PushRuntime
     from notifications.worker import PushWorker
+
+    # As `duo-abroad worker` does; the code before #14 has no such step.
+    settle = getattr(notifications.worker, "settle_garbage_collector", None)
 
     settings = load_settings({**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"})
     engine = create_engine(settings.database_url, timeouts=settings)
@@ -107,6 +111,8 @@ async def _worker(database_url: str, cafile: str) -> None:
 
     worker.deliver = timed_deliver  # type: ignore[method-assign]
 
+    if settle is not None:
+        settle()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.stop)
     print("ready", flush=True)
@@ -169,7 +175,8 @@ def _seed_sql(persons: int, sink_port: int, p256dh: str, auth: str) -> list[str]
             SELECT id, '{kinds}', '[3, 1]', NULL, NULL, NULL, NULL, now() FROM persons""",
         """INSERT INTO deadlines (id, person_id, ref, kind, due_at, description, completed_at)
             SELECT gen_random_uuid(), id, 'due-soon', 'income_statement',
-              now() + interval '2 days 6 hours', 'Send proof of your income of last year.',
+              now() + interval '2 days 6 hours' + random() * interval '1 hour',
+              'Send proof of your income of last year.',
               NULL::timestamptz
             FROM persons
             UNION ALL
@@ -182,6 +189,18 @@ def _seed_sql(persons: int, sink_port: int, p256dh: str, auth: str) -> list[str]
             SELECT gen_random_uuid(), id, 'https://127.0.0.1:{sink_port}/push/' || id::text,
               '{p256dh}', '{auth}', 'bench phone', now(), now()
             FROM persons""",
+        # Steady state for the code that keeps a next-check time (#14): the far deadlines were
+        # planned at earlier ticks and wait for their first reminder (a little early is harmless:
+        # a look that finds nothing due sets the exact moment). The due ones keep the column's
+        # default (look now). The code before #14 has no such column and scans everything.
+        """DO $$ BEGIN
+             IF EXISTS (SELECT FROM information_schema.columns
+                        WHERE table_name = 'deadlines'
+                          AND column_name = 'next_reminder_check_at') THEN
+               UPDATE deadlines SET next_reminder_check_at = due_at - interval '4 days'
+               WHERE ref = 'payment';
+             END IF;
+           END $$""",
         "ANALYZE",
     ]
 

@@ -52,7 +52,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.jobs import memory_queuer, postgres_queuer
     from notifications.runtime import PushRuntime
     from notifications.vapid import check_configuration
-    from notifications.worker import PushWorker
+    from notifications.worker import PushWorker, settle_garbage_collector
 
     log = structlog.get_logger("notifications.cli")
 
@@ -91,6 +91,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                 connect=connect,
                 outages=outages,
             )
+            settle_garbage_collector()
             if not stopping.is_set():
                 await worker.run(drain=args.drain)
             # A log line, not a print: under systemd both go to the journal, and with

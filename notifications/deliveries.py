@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import Update, and_, case, delete, false, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
@@ -89,6 +89,37 @@ class Recorded:
     lags: list[float] = field(default_factory=list)
 
 
+def claim_statement(
+    ids: Sequence[uuid.UUID], *, now: datetime, owner: uuid.UUID, lease: timedelta
+) -> Update:
+    """The conditional UPDATE that takes `ids` for `owner` (RETURNING the ids it took)."""
+    # A CASE, not an OR of (status, time) pairs: the planner cannot use the (status,
+    # next_attempt_at) index for it and looks the ids up by primary key. With the OR it chose
+    # that index whenever its statistics thought few deliveries pending (right after a burst
+    # was planned) and read every pending row for each job of 100 (issue #14: 100,000 rows
+    # read per claim at 100,000 pending, so the claims grew with the backlog).
+    claimable = case(
+        (
+            PushDelivery.status == DeliveryStatus.PENDING,
+            PushDelivery.next_attempt_at <= now + CLOCK_TOLERANCE,
+        ),
+        (PushDelivery.status == DeliveryStatus.SENDING, PushDelivery.lease_until < now),
+        else_=false(),
+    )
+    return (
+        update(PushDelivery)
+        .where(PushDelivery.id.in_(list(ids)), claimable)
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_until=now + lease,
+            lease_owner=owner,
+            updated_at=now,
+        )
+        .returning(PushDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def claim(
     db: AsyncSession,
     ids: Sequence[uuid.UUID],
@@ -102,31 +133,8 @@ async def claim(
     passed)."""
     if not ids:
         return []
-    claimable = or_(
-        and_(
-            PushDelivery.status == DeliveryStatus.PENDING,
-            PushDelivery.next_attempt_at <= now + CLOCK_TOLERANCE,
-        ),
-        and_(PushDelivery.status == DeliveryStatus.SENDING, PushDelivery.lease_until < now),
-    )
-    taken = (
-        (
-            await db.execute(
-                update(PushDelivery)
-                .where(PushDelivery.id.in_(list(ids)), claimable)
-                .values(
-                    status=DeliveryStatus.SENDING,
-                    lease_until=now + lease,
-                    lease_owner=owner,
-                    updated_at=now,
-                )
-                .returning(PushDelivery.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    claiming = claim_statement(ids, now=now, owner=owner, lease=lease)
+    taken = (await db.execute(claiming)).scalars().all()
     if not taken:
         return []
     rows = (

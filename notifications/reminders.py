@@ -10,7 +10,7 @@ forward) move on by the gap; those that occur twice (clocks going back) mean the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -70,6 +70,14 @@ def reminder_moment(
     return moment if moment < deadline else None
 
 
+def reminder_moments(
+    deadline: datetime, offsets_days: Sequence[int], zone: ZoneInfo, quiet: QuietHours | None
+) -> dict[int, datetime | None]:
+    """`reminder_moment` for each offset: worked out once for both `plan` and `next_check`
+    (the zone arithmetic is most of a deadline's planning cost)."""
+    return {offset: reminder_moment(deadline, offset, zone, quiet) for offset in offsets_days}
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What to do now for one deadline."""
@@ -90,20 +98,24 @@ def plan(
     zone: ZoneInfo,
     quiet: QuietHours | None,
     now: datetime,
+    moments: Mapping[int, datetime | None] | None = None,
 ) -> Plan:
     """Which reminder to post for a deadline at `now`, given those already recorded.
 
     When several are due at once (a deadline created late, a worker that was down), only the
     closest is posted: three notifications saying "14 days", "3 days" and "1 day" at the same
     moment help nobody. A due reminder further out than one already posted is stale.
+    `moments`: `reminder_moments` of these offsets, if already worked out.
     """
     if now >= deadline:
         return NOTHING
+    if moments is None:
+        moments = reminder_moments(deadline, offsets_days, zone, quiet)
     due: dict[int, datetime] = {}
     for offset in offsets_days:
         if offset in recorded:
             continue
-        moment = reminder_moment(deadline, offset, zone, quiet)
+        moment = moments[offset]
         if moment is not None and moment <= now:
             due[offset] = moment
     if not due:
@@ -127,15 +139,18 @@ def next_check(
     zone: ZoneInfo,
     quiet: QuietHours | None,
     now: datetime,
+    moments: Mapping[int, datetime | None] | None = None,
 ) -> datetime:
     """When a deadline next needs the scheduler, once `recorded` includes what was just posted:
     its earliest reminder still to come; the end of the quiet hours while one is due but waits
     for them (not every minute until then); the deadline itself when nothing is left."""
+    if moments is None:
+        moments = reminder_moments(deadline, offsets_days, zone, quiet)
     upcoming = []
     for offset in offsets_days:
         if offset in recorded:
             continue
-        moment = reminder_moment(deadline, offset, zone, quiet)
+        moment = moments[offset]
         if moment is None:
             continue
         if moment <= now:

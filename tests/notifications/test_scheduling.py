@@ -6,20 +6,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.database import utcnow
 from api.settings import Settings
-from notifications import preferences
+from notifications import preferences, scheduler
 from notifications.checks import plan_again
-from notifications.models import InboxMessage, MessageKind, Reminder
+from notifications.models import InboxMessage, MessageKind, PushDelivery, Reminder, ReminderStatus
 from notifications.reminders import QuietHours, next_check, reminder_moment
 from records import service as records
 from records.models import Deadline
-from tests.notifications.support import add_deadline, make_worker, person_without_reminders
+from tests.notifications.support import (
+    add_deadline,
+    add_device,
+    make_worker,
+    person_without_reminders,
+)
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -131,3 +138,61 @@ async def test_a_reminder_held_by_quiet_hours_is_looked_at_again_when_they_end(
         await db.scalars(select(Reminder.offset_days).where(Reminder.deadline_id == deadline_id))
     )
     assert offsets == {3}
+
+
+async def test_a_reminder_another_scanner_posted_first_is_skipped_with_its_message_and_pushes(
+    db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a page's reading and its writing another scanner posts the same reminder
+    (deadline, date, offset): this page posts nothing of it, and leaves no inbox message and no
+    delivery behind (the single-statement PostgreSQL write and the portable one alike)."""
+    person_id = await person_without_reminders(db, time_zone="Europe/Amsterdam")
+    await add_device(db, person_id, "https://push.example.net/first-scanner-race")
+    now = utcnow()
+    deadline_id = await add_deadline(db, person_id, due_in=timedelta(days=2), now=now)
+    await db.flush()
+    decide = scheduler._plan
+
+    async def raced(session: AsyncSession, rows: Any, *, now: datetime) -> Any:
+        plans = await decide(session, rows, now=now)
+        [post] = [p for p in plans.posts if p["deadline_id"] == deadline_id]
+        await session.execute(
+            insert(Reminder).values(
+                person_id=person_id,
+                deadline_id=deadline_id,
+                deadline_at=post["deadline_at"],
+                offset_days=post["offset_days"],
+                status=ReminderStatus.POSTED,
+                due_at=post["due_at"],
+                language="en",
+                inbox_message_id=None,
+            )
+        )
+        return plans
+
+    monkeypatch.setattr(scheduler, "_plan", raced)
+    messages_before = await db.scalar(
+        select(func.count()).select_from(InboxMessage).where(InboxMessage.person_id == person_id)
+    )
+    page = await scheduler.scan_page(db, now=now)
+    assert page.posted == 0
+    assert page.delivery_ids == []
+    assert page.superseded == 1  # the 14-day one, due as well, is still recorded as stale
+    messages_after = await db.scalar(
+        select(func.count()).select_from(InboxMessage).where(InboxMessage.person_id == person_id)
+    )
+    assert messages_after == messages_before
+    deliveries = await db.scalar(
+        select(func.count()).select_from(PushDelivery).where(PushDelivery.person_id == person_id)
+    )
+    assert deliveries == 0
+    offsets = dict(
+        (
+            await db.execute(
+                select(Reminder.offset_days, Reminder.status).where(
+                    Reminder.deadline_id == deadline_id
+                )
+            )
+        ).all()
+    )
+    assert offsets == {3: ReminderStatus.POSTED, 14: ReminderStatus.SUPERSEDED}
