@@ -95,7 +95,7 @@ async def _measure(url: str, persons: int, ticks: int) -> None:
         print(f"seeded {persons:,} persons, {deadlines:,} open deadlines in {seeded:.0f} s")
 
         settings = load_settings({**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
-        engine = create_engine(settings.database_url, timeouts=settings)
+        engine = create_engine(settings.database_url, timeouts=settings, custom_plans=True)
         factory = create_session_factory(engine)
         runtime = PushRuntime(settings, factory)
         connect, queue = memory_queuer()  # a tick with nothing due queues nothing

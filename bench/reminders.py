@@ -70,7 +70,10 @@ async def _worker(database_url: str, cafile: str) -> None:
     settle = getattr(notifications.worker, "settle_garbage_collector", None)
 
     settings = load_settings({**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"})
-    engine = create_engine(settings.database_url, timeouts=settings)
+    try:  # as `duo-abroad worker` does; the code before #14 has no such option
+        engine = create_engine(settings.database_url, timeouts=settings, custom_plans=True)
+    except TypeError:
+        engine = create_engine(settings.database_url, timeouts=settings)
     factory = create_session_factory(engine)
     runtime = PushRuntime(settings, factory, ssl_context=ssl.create_default_context(cafile=cafile))
     sender = await runtime.sender()

@@ -61,7 +61,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         # Through outages, at start too: a worker started before its database waits for it.
         # Only a signal, a configuration error or a bug ends it (issue #12).
-        engine = create_engine(settings.database_url, timeouts=settings)
+        engine = create_engine(settings.database_url, timeouts=settings, custom_plans=True)
         outages = Outages()
         outages.watch(engine)
         factory = create_session_factory(engine)

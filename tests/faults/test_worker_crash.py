@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notifications.jobs import BATCH_SIZE
 from notifications.models import DeliveryStatus
 from notifications.vapid import generate_keys
 from tests.faults.support import (
@@ -105,6 +106,6 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was
     # Only what was on the wire (at most CONCURRENCY) or answered while the previous write of
     # results ran (at most as many again): every answer is recorded as soon as it can be.
     assert in_flight <= 2 * CONCURRENCY
-    assert len(held) <= 2 * 100  # bounded claims: two jobs of 100 at most
+    assert len(held) <= 2 * BATCH_SIZE  # bounded claims: two jobs at most
     assert recovered_in < 120
     assert survivor.events("dependency.unavailable") == []
