@@ -60,6 +60,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/push.py
 	$(BIN)/python bench/worker_crash.py
 	$(BIN)/python bench/reminders.py
+	$(BIN)/python bench/reminder_plan.py
+	$(BIN)/python bench/reminder_tick.py
 	$(BIN)/python bench/import.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 migrate: $(STAMP)

@@ -4,8 +4,10 @@ against the code before #14 (a `git worktree` of --baseline, 59ca450 by default,
 same harness).
 
 - Data (plain SQL, the same for both codes): N persons in three time zones, reminder preferences
-  3 and 1 days before without quiet hours, a deadline due in 2 days 6 hours (its 3-day reminder
-  is due now) and one due in 40+ days (nothing due), one push subscription each at the sink.
+  3 and 1 days before without quiet hours, a deadline due in 2 days 6-7 hours (its 3-day
+  reminder is due now; the times spread over an hour) and one due in 40+ days (nothing due;
+  for the code with a next-check column it waits for its first reminder, as after earlier
+  ticks), one push subscription each at the sink.
 - Workers: `duo-abroad worker` as its CLI builds it (PushRuntime, pgqueuer on PostgreSQL), one
   process each, started together once their imports are done; each starts with its first tick.
 - Stages, timed inside each worker (busy time summed over its tasks, so the send stage, which
@@ -15,6 +17,9 @@ same harness).
 - Timeline, polled from outside: when every reminder is planned, the first push and the last
   one accepted by the sink (end to end), msg/s, and the linear extrapolation to 1,000,000.
 - Exactly once: the sink must have accepted N pushes, no more, and N deliveries be delivered.
+- CPU, read from /proc over the same window: the workers, PostgreSQL (all of it: the machine is
+  shared) and the sink; with 2 workers the 2 cores are the limit, which bounds what a second
+  worker can add on this machine.
 
 The sink is bench/push_sink.py (answers 201 without decrypting, like a push service's edge). The
 machine is shared: figures are noisy, run it twice before believing a difference under ~20%.
@@ -143,6 +148,8 @@ class Result:
     accepted: int = 0
     delivered: int = 0
     stages: list[dict[str, float]] = field(default_factory=list)
+    # CPU seconds from "go" to the last push accepted, read from /proc (Linux; None elsewhere).
+    cpu: dict[str, float] | None = None
 
     @property
     def per_second(self) -> float:
@@ -150,6 +157,35 @@ class Result:
 
     def busy(self, stage: str) -> float:
         return sum(s.get(stage, 0.0) for s in self.stages)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a running process, its reaped children included (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> float | None:
+    """CPU of every PostgreSQL process on this machine, ended backends included (they are the
+    postmaster's reaped children). Other databases' work counts too: the machine is shared."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    total = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "comm").read_text().startswith("postgres"):
+                continue
+        except OSError:
+            continue
+        total += _cpu_seconds(int(entry.name)) or 0.0
+    return total
 
 
 async def _admin(statements: list[str]) -> None:
@@ -303,8 +339,20 @@ def _run_one(
             if line.strip() != "ready":
                 raise RuntimeError(f"worker did not start: {line!r}")
 
+        def cpu_now() -> dict[str, float] | None:
+            workers_cpu = [_cpu_seconds(p.pid) for p in procs]
+            sink_cpu, postgres_cpu = _cpu_seconds(sink.pid), _postgres_cpu()
+            if None in workers_cpu or sink_cpu is None or postgres_cpu is None:
+                return None
+            return {
+                "workers": sum(c for c in workers_cpu if c is not None),
+                "postgres": postgres_cpu,
+                "sink": sink_cpu,
+            }
+
         async def watch() -> None:
             conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=name)
+            cpu_at_go = cpu_now()
             started = time.perf_counter()
             for proc in procs:
                 assert proc.stdin is not None
@@ -324,6 +372,9 @@ def _run_one(
                     if accepted >= persons:
                         result.end_to_end = now
                         result.accepted = accepted
+                        cpu_at_end = cpu_now()
+                        if cpu_at_go is not None and cpu_at_end is not None:
+                            result.cpu = {k: cpu_at_end[k] - cpu_at_go[k] for k in cpu_at_go}
                         break
                     if now > 3600:
                         raise RuntimeError(f"not done after an hour: {accepted} accepted")
@@ -370,6 +421,19 @@ def _report(results: list[Result]) -> None:
             f"{plan:.1f} / {enqueue:.1f} / {send:.1f} ({plan / total:.0%} / "
             f"{enqueue / total:.0%} / {send / total:.0%})   {once} "
             f"({r.accepted} accepted, {r.delivered} delivered)"
+        )
+    print()
+    print("CPU from the start to the last push accepted (2 cores = 2 s per second of wall):")
+    for r in results:
+        if r.cpu is None:
+            continue
+        total = sum(r.cpu.values())
+        print(
+            f"  {r.variant}, {r.workers} worker(s): workers {r.cpu['workers']:.1f} s, "
+            f"PostgreSQL {r.cpu['postgres']:.1f} s, sink {r.cpu['sink']:.1f} s = {total:.1f} s "
+            f"in {r.end_to_end:.1f} s ({total / r.end_to_end:.2f} cores busy); per message: "
+            f"workers {r.cpu['workers'] / r.persons * 1e6:.0f} µs, PostgreSQL "
+            f"{r.cpu['postgres'] / r.persons * 1e6:.0f} µs"
         )
     by = {(r.variant, r.workers): r for r in results}
     for workers in sorted({r.workers for r in results}):
