@@ -11,8 +11,9 @@ zone, their reminder preferences). With nothing due a tick is one index probe.
 
 Pages are taken with FOR UPDATE SKIP LOCKED on PostgreSQL: workers scanning at the same time
 share the due deadlines instead of planning the same ones, and each page's deliveries are queued
-when the page commits, so sending starts while planning goes on. Rows are written with
-executemany (one statement compiled once, whatever the page size).
+when the page commits, so sending starts while planning goes on. A page is decided in Python
+(notifications/reminders.py) and written back in one statement on PostgreSQL (`_WRITE_PG`);
+SQLite takes the same decisions with executemany, one compiled statement per table.
 """
 
 from __future__ import annotations
