@@ -157,13 +157,13 @@ def create_engine(
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     options: dict[str, Any] = {}
-    connect_args: dict[str, Any] = {"server_settings": {}}
+    connect_args: dict[str, Any] = {}
     if timeouts is not None:
         options["pool_timeout"] = timeouts.database_pool_timeout_seconds
         connect_args = asyncpg_timeouts(timeouts)
     if custom_plans:
-        connect_args["server_settings"]["plan_cache_mode"] = "force_custom_plan"
-    if connect_args["server_settings"]:
+        connect_args.setdefault("server_settings", {})["plan_cache_mode"] = "force_custom_plan"
+    if connect_args:
         options["connect_args"] = connect_args
     return create_async_engine(
         database_url,

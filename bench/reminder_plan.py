@@ -15,28 +15,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN = {"host": "127.0.0.1", "user": "postgres", "database": "postgres"}
+# Run as a script: the repository root (for `bench.*`) is not on sys.path by itself, and it
+# must come before bench/, whose forms.py would shadow forms/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert
+
+from api.database import create_engine, create_session_factory, utcnow
+from api.migrate import upgrade
+from bench.reminders import SERVER
+from bench.scratch import ScratchDatabase, postgres_database, sqlite_database
+from notifications import scheduler
+from notifications.models import PushSubscription, ReminderPreferences
+from records.models import Deadline, DeadlineKind, Person
+
 CHUNK = 5_000
 
 
 async def _seed(url: str, persons: int) -> None:
-    from sqlalchemy import insert
-
-    from api.database import create_engine, utcnow
-    from notifications.models import PushSubscription, ReminderPreferences
-    from records.models import Deadline, DeadlineKind, Person
-
     engine = create_engine(url)
     now = utcnow()
     zones = ["Europe/Amsterdam", "Asia/Jakarta", "America/New_York"]
@@ -104,9 +108,6 @@ async def _seed(url: str, persons: int) -> None:
 
 async def _plan(url: str) -> tuple[int, float, float]:
     """Every due reminder posted, page by page as the worker's tick does: (posted, wall, cpu)."""
-    from api.database import create_engine, create_session_factory, utcnow
-    from notifications import scheduler
-
     engine = create_engine(url)
     factory = create_session_factory(engine)
     now = utcnow()
@@ -124,54 +125,29 @@ async def _plan(url: str) -> tuple[int, float, float]:
     return posted, wall, cpu
 
 
-def _migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-c", "from api.cli import main; main()", "migrate"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-async def _admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(**ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))  # before bench/, whose forms.py would shadow forms/
     results = {}
-    with tempfile.TemporaryDirectory(prefix="duo-bench-plan-") as temp:
-        name = "duo_bench_reminder_plan"
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        databases = {
-            "PostgreSQL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
-            "SQLite": f"sqlite+aiosqlite:///{temp}/plan.db",
-        }
-        asyncio.run(_admin(drop))
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    databases: dict[str, Callable[[], ScratchDatabase]] = {
+        "PostgreSQL": lambda: postgres_database(SERVER, "duo_bench_reminder_plan"),
+        "SQLite": lambda: sqlite_database("duo-bench-plan-"),
+    }
+    for label, make in databases.items():
+        database = make()
         try:
-            for label, url in databases.items():
-                _migrate(url)
-                asyncio.run(_seed(url, args.persons))
-                results[label] = asyncio.run(_plan(url))
-                posted, wall, cpu = results[label]
-                print(
-                    f"{label:<11} {posted:,} reminders posted in {wall:.1f} s = "
-                    f"{posted / wall:,.0f}/s (this process's CPU {cpu:.1f} s)",
-                    flush=True,
-                )
+            upgrade(database.url)
+            asyncio.run(_seed(database.url, args.persons))
+            results[label] = asyncio.run(_plan(database.url))
         finally:
-            asyncio.run(_admin(drop))
+            database.drop()
+        posted, wall, cpu = results[label]
+        print(
+            f"{label:<11} {posted:,} reminders posted in {wall:.1f} s = "
+            f"{posted / wall:,.0f}/s (this process's CPU {cpu:.1f} s)",
+            flush=True,
+        )
     pg, lite = results["PostgreSQL"], results["SQLite"]
     print(
         f"planning stage alone, {args.persons:,} due: SQLite takes "

@@ -16,36 +16,36 @@ deadlines each, nothing due. A tick should cost what is due, not what is stored.
     .venv/bin/python bench/reminder_tick.py --persons 100000
 """
 
-# Its SQL carries only numbers it made; the subprocess runs this tree's own CLI.
-# ruff: noqa: S608
-
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN = {"host": "127.0.0.1", "user": "postgres", "database": "postgres"}
+# Run as a script: the repository root (for `bench.*`) is not on sys.path by itself, and it
+# must come before bench/, whose forms.py would shadow forms/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
+
+from api.database import create_engine, create_session_factory, utcnow
+from api.migrate import upgrade
+from api.settings import load_settings
+from bench.reminders import SERVER, persons_sql
+from bench.scratch import postgres_database
+from notifications.jobs import asyncpg_dsn, memory_queuer
+from notifications.runtime import PushRuntime
+from notifications.worker import PushWorker
 
 
 def _seed_sql(persons: int) -> list[str]:
-    kinds = '["application", "document", "income_statement", "payment"]'
     return [
-        f"""INSERT INTO persons (id, customer_number, given_names, family_name, date_of_birth,
-              country_of_residence, preferred_language, time_zone, created_at)
-            SELECT gen_random_uuid(), 'T' || lpad(g::text, 9, '0'), 'Bench', 'Person ' || g,
-              date '1995-01-01', 'NL', CASE WHEN g % 2 = 0 THEN 'en' ELSE 'nl' END,
-              (ARRAY['Europe/Amsterdam', 'Asia/Jakarta', 'America/New_York'])[1 + g % 3], now()
-            FROM generate_series(1, {persons}) g""",
-        f"""INSERT INTO reminder_preferences (person_id, kinds, offsets_days, quiet_start,
-              quiet_end, time_zone, language, updated_at)
-            SELECT id, '{kinds}', '[3, 1]', NULL, NULL, NULL, NULL, now() FROM persons""",
+        *persons_sql(persons),
         """INSERT INTO deadlines (id, person_id, ref, kind, due_at, description, completed_at,
               next_reminder_check_at)
             SELECT gen_random_uuid(), id, ref, 'payment', due, 'Pay the monthly amount.', NULL,
@@ -65,27 +65,8 @@ def _seed_sql(persons: int) -> list[str]:
     ]
 
 
-async def _admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(**ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def _measure(url: str, persons: int, ticks: int) -> None:
-    import asyncpg
-
-    from api.database import create_engine, create_session_factory, utcnow
-    from api.settings import load_settings
-    from notifications.jobs import memory_queuer
-    from notifications.runtime import PushRuntime
-    from notifications.worker import PushWorker
-
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database=name)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         started = time.perf_counter()
         for statement in _seed_sql(persons):
@@ -171,14 +152,12 @@ async def _measure(url: str, persons: int, ticks: int) -> None:
         print("\n".join(f"    {line}" for line in plan))
 
 
-async def _explain(conn: object, sql: str, *args: object) -> tuple[float, list[str]]:
+async def _explain(conn: Any, sql: str, *args: object) -> tuple[float, list[str]]:
     """Execution time in ms (the best of five, warm) and the plan of the last run."""
     best, plan = float("inf"), []
     for _ in range(5):
-        async with conn.transaction():  # type: ignore[attr-defined]
-            rows = await conn.fetch(  # type: ignore[attr-defined]
-                f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args
-            )
+        async with conn.transaction():
+            rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
         plan = [r[0] for r in rows]
         executed = next(line for line in plan if line.startswith("Execution Time"))
         best = min(best, float(executed.split()[2]))
@@ -191,24 +170,12 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=20)
     parser.add_argument("--database", default="duo_bench_reminder_tick")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))  # before bench/, whose forms.py would shadow forms/
-    if "bench" not in args.database or not args.database.replace("_", "").isalnum():
-        raise SystemExit("--database: letters, digits and _, containing 'bench'")
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{args.database}"
-    drop = f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'
-    asyncio.run(_admin(drop))
-    asyncio.run(_admin(f'CREATE DATABASE "{args.database}"'))
+    database = postgres_database(SERVER, args.database)
     try:
-        subprocess.run(
-            [sys.executable, "-c", "from api.cli import main; main()", "migrate"],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        asyncio.run(_measure(url, args.persons, args.ticks))
+        upgrade(database.url)
+        asyncio.run(_measure(database.url, args.persons, args.ticks))
     finally:
-        asyncio.run(_admin(drop))
+        database.drop()
 
 
 if __name__ == "__main__":

@@ -199,8 +199,9 @@ async def _admin(statements: list[str]) -> None:
         await conn.close()
 
 
-def _seed_sql(persons: int, sink_port: int, p256dh: str, auth: str) -> list[str]:
-    # Only numbers and base64url strings made here go into the SQL.
+def persons_sql(persons: int) -> list[str]:
+    """N persons in three time zones and both languages, reminders 3 and 1 days before, no
+    quiet hours (also bench/reminder_tick.py's). Only numbers made here go into the SQL."""
     kinds = '["application", "document", "income_statement", "payment"]'
     return [
         f"""INSERT INTO persons (id, customer_number, given_names, family_name, date_of_birth,
@@ -212,6 +213,13 @@ def _seed_sql(persons: int, sink_port: int, p256dh: str, auth: str) -> list[str]
         f"""INSERT INTO reminder_preferences (person_id, kinds, offsets_days, quiet_start,
               quiet_end, time_zone, language, updated_at)
             SELECT id, '{kinds}', '[3, 1]', NULL, NULL, NULL, NULL, now() FROM persons""",
+    ]
+
+
+def _seed_sql(persons: int, sink_port: int, p256dh: str, auth: str) -> list[str]:
+    # Only numbers and base64url strings made here go into the SQL.
+    return [
+        *persons_sql(persons),
         """INSERT INTO deadlines (id, person_id, ref, kind, due_at, description, completed_at)
             SELECT gen_random_uuid(), id, 'due-soon', 'income_statement',
               now() + interval '2 days 6 hours' + random() * interval '1 hour',
